@@ -35,8 +35,11 @@ def unb64(text: str) -> bytes:
     return base64.b64decode(text)
 
 
-async def serve(host: str, port: int, handlers: dict[str, Handler]) -> asyncio.Server:
-    """Listen on host:port and answer requests with `handlers` (method name → coroutine)."""
+async def serve(
+    host: str, port: int, handlers: dict[str, Handler], reuse_port: bool = False
+) -> asyncio.Server:
+    """Listen on host:port and answer requests with `handlers` (method name → coroutine).
+    reuse_port lets a pool of worker processes share one port, as the UAS's aiuum pool does."""
 
     async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -48,7 +51,9 @@ async def serve(host: str, port: int, handlers: dict[str, Handler]) -> asyncio.S
         finally:
             writer.close()
 
-    return await asyncio.start_server(on_connect, host, port, limit=MAX_LINE, reuse_address=True)
+    return await asyncio.start_server(
+        on_connect, host, port, limit=MAX_LINE, reuse_address=True, reuse_port=reuse_port
+    )
 
 
 async def _answer(line: bytes, handlers: dict[str, Handler]) -> bytes:
@@ -69,12 +74,13 @@ async def _answer(line: bytes, handlers: dict[str, Handler]) -> bytes:
     return json.dumps(reply).encode() + b"\n"
 
 
-async def call(addr: Address, method: str, params: dict[str, Any] | None = None,
-               timeout: float = 3.0) -> Any:
+async def call(
+    addr: Address, method: str, params: dict[str, Any] | None = None, timeout: float = 3.0
+) -> Any:
     """One request on a fresh connection; raises RemoteError or ServiceUnavailable."""
     try:
         return await asyncio.wait_for(_call(addr, method, params or {}), timeout)
-    except (TimeoutError, asyncio.TimeoutError) as exc:
+    except TimeoutError as exc:
         raise ServiceUnavailable(f"{addr[0]}:{addr[1]} timed out on {method}") from exc
     except (ConnectionError, OSError, asyncio.IncompleteReadError) as exc:
         raise ServiceUnavailable(f"{addr[0]}:{addr[1]}: {exc.__class__.__name__} {exc}") from exc
@@ -84,7 +90,9 @@ async def _call(addr: Address, method: str, params: dict[str, Any]) -> Any:
     reader, writer = await asyncio.open_connection(addr[0], addr[1], limit=MAX_LINE)
     try:
         req_id = next(_ids)
-        writer.write(json.dumps({"id": req_id, "method": method, "params": params}).encode() + b"\n")
+        writer.write(
+            json.dumps({"id": req_id, "method": method, "params": params}).encode() + b"\n"
+        )
         await writer.drain()
         line = await reader.readline()
         if not line:

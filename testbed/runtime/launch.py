@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -43,8 +42,9 @@ def service_spec(topology: Topology, node: str, name: str) -> Service:
             return svc
     if n.role == "mss" and name.startswith("mss.") and name[4:] in topology.mailroots:
         return Service(name=name, kind="mss", port=topology.mss_port(name[4:]), instance=name[4:])
-    raise UnknownNodeError(f"node {node} has no service {name!r}; it has: "
-                           + ", ".join(s.name for s in n.services))
+    raise UnknownNodeError(
+        f"node {node} has no service {name!r}; it has: " + ", ".join(s.name for s in n.services)
+    )
 
 
 def preimport() -> None:
@@ -98,13 +98,41 @@ def spawn_forked(home: Home, node: str, name: str) -> int:
 
 
 def spawn_exec(home: Home, node: str, name: str) -> int:
-    out = _output(home, node, name)
-    proc = subprocess.Popen(
+    """Start a service as a fresh interpreter in its own session. posix_spawn leaves no Popen object
+    behind to warn about; the caller's own children are reaped by reap()."""
+    log_dir = home.log_dir(node)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    out = str(log_dir / f"{name}.out")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+    pid = os.posix_spawn(
+        sys.executable,
         [sys.executable, "-m", "testbed.runtime.launch", str(home.root), node, name],
-        stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True, close_fds=True)
-    os.close(out)
-    record_pid(home, node, name, proc.pid)
-    return proc.pid
+        dict(os.environ),
+        file_actions=[
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 1, out, flags, 0o644),
+            (os.POSIX_SPAWN_DUP2, 1, 2),
+        ],
+        setsid=True,
+    )
+    _spawned.add(pid)
+    record_pid(home, node, name, pid)
+    reap()
+    return pid
+
+
+_spawned: set[int] = set()
+
+
+def reap() -> None:
+    """Collect exit statuses of services this process started, so none lingers as a zombie."""
+    for pid in list(_spawned):
+        try:
+            done, _status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = pid  # someone else (e.g. psutil.wait_procs) already collected it
+        if done:
+            _spawned.discard(pid)
 
 
 def record_pid(home: Home, node: str, name: str, pid: int) -> None:

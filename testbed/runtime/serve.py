@@ -7,8 +7,9 @@ import signal
 from collections.abc import Awaitable, Callable
 
 
-def run_asyncio(start: Callable[[], Awaitable[object]],
-                stop: Callable[[], Awaitable[object]] | None = None) -> None:
+def run_asyncio(
+    start: Callable[[], Awaitable[object]], stop: Callable[[], Awaitable[object]] | None = None
+) -> None:
     """`start` sets the service up (binds its ports) and returns; runs until a stop signal."""
 
     async def body() -> None:

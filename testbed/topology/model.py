@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 UserClass = Literal["vip", "paying", "regular"]
 USER_CLASSES: tuple[UserClass, ...] = ("vip", "paying", "regular")
@@ -49,19 +49,27 @@ class Mss(Strict):
     mapis_per_node: int = Field(1, ge=1, le=8)
     takeover: list[str] = Field(default_factory=lambda: ["mss2"])
     mailroots: dict[str, str] = Field(
-        default_factory=lambda: {"m0": "mss0", "m1": "mss1", "m2": "mss0",
-                                 "m3": "mss0", "m4": "mss1", "m5": "mss1"})
+        default_factory=lambda: {
+            "m0": "mss0",
+            "m1": "mss1",
+            "m2": "mss0",
+            "m3": "mss0",
+            "m4": "mss1",
+            "m5": "mss1",
+        }
+    )
     heartbeat_timeout: float = Field(3.0, gt=0)
 
-    @model_validator(mode="after")
-    def _placement(self) -> Mss:
-        for root, node in self.mailroots.items():
-            if node not in self.nodes:
-                raise ValueError(f"mailroot {root} is placed on {node!r}, not one of {self.nodes}")
-        for node in self.takeover:
-            if node not in self.nodes:
-                raise ValueError(f"takeover node {node!r} is not one of {self.nodes}")
-        return self
+    @field_validator("mailroots", "takeover")
+    @classmethod
+    def _on_known_nodes(cls, value: dict[str, str] | list[str], info: ValidationInfo) -> object:
+        nodes = info.data.get("nodes", [])
+        placed = value.items() if isinstance(value, dict) else [(None, n) for n in value]
+        for root, node in placed:
+            if node not in nodes:
+                what = f"mailroot {root} is placed on" if root else "takeover node"
+                raise ValueError(f"{what} {node!r}, not one of {nodes}")
+        return value
 
 
 class Array(Strict):
@@ -78,7 +86,8 @@ class Mail(Strict):
     retry_schedule: list[float] = Field(default_factory=lambda: [1, 2, 5, 10, 30, 60], min_length=1)
     queue_lifetime: float = Field(3600, gt=0)  # seconds before a deferred message is bounced
     quota: dict[UserClass, int] = Field(
-        default_factory=lambda: {"vip": 200 << 20, "paying": 100 << 20, "regular": 20 << 20})
+        default_factory=lambda: {"vip": 200 << 20, "paying": 100 << 20, "regular": 20 << 20}
+    )
     auth_require_tls: bool = False
 
 
@@ -86,7 +95,8 @@ class TopologyFile(Strict):
     name: str = "aimc"
     network: str = "127.0.10.0/24"
     domains: list[str] = Field(
-        default_factory=lambda: ["aimc.test", "mail.aimc.test", "corp.test"], min_length=1)
+        default_factory=lambda: ["aimc.test", "mail.aimc.test", "corp.test"], min_length=1
+    )
     frontends: Frontends = Field(default_factory=Frontends)
     uas: Uas = Field(default_factory=Uas)
     mss: Mss = Field(default_factory=Mss)
@@ -102,7 +112,8 @@ class TopologyFile(Strict):
             net = ipaddress.ip_network(value, strict=False)
         except ValueError as exc:
             raise ValueError(f"not a network: {value!r}") from exc
-        if not (net.version == 4 and net.subnet_of(ipaddress.ip_network("127.0.0.0/8"))):
+        if not (isinstance(net, ipaddress.IPv4Network)
+                and net.subnet_of(ipaddress.IPv4Network("127.0.0.0/8"))):
             raise ValueError("must lie inside 127.0.0.0/8 (the testbed only uses loopback)")
         return str(net)
 

@@ -25,31 +25,47 @@ def resolve(spec: TopologyFile, name: str = "<topology>") -> Topology:
     fe = [f"{spec.frontends.prefix}{i:02d}" for i in range(1, spec.frontends.count + 1)]
     plan: list[tuple[str, str, list[Service]]] = []
     for n in fe:
-        plan.append((n, "frontend", [Service(name="mta", kind="mta", port=p.smtp),
-                                     Service(name="pop3", kind="pop3", port=p.pop3),
-                                     Service(name="imap", kind="imap", port=p.imap)]))
-    pool = [Service(name=f"aiuum.{i}", kind="uas", port=p.uas, instance=str(i))
-            for i in range(1, spec.uas.pool_size + 1)]
+        plan.append(
+            (
+                n,
+                "frontend",
+                [
+                    Service(name="mta", kind="mta", port=p.smtp),
+                    Service(name="pop3", kind="pop3", port=p.pop3),
+                    Service(name="imap", kind="imap", port=p.imap),
+                ],
+            )
+        )
+    pool = [
+        Service(name=f"aiuum.{i}", kind="uas", port=p.uas, instance=str(i))
+        for i in range(1, spec.uas.pool_size + 1)
+    ]
     for n in [*spec.uas.nodes, spec.uas.backup]:
         plan.append((n, "uas", [s.model_copy() for s in pool]))
-    plan.append((spec.uas.database, "database", [Service(name="acctdb", kind="acctdb",
-                                                          port=p.acctdb)]))
+    plan.append(
+        (spec.uas.database, "database", [Service(name="acctdb", kind="acctdb", port=p.acctdb)])
+    )
     for n in spec.mss.nodes:
         services = [Service(name="had", kind="had", port=p.had)]
-        services += [Service(name=f"mapis.{i}", kind="mapis", port=p.mapis + i, instance=str(i))
-                     for i in range(spec.mss.mapis_per_node)]
+        services += [
+            Service(name=f"mapis.{i}", kind="mapis", port=p.mapis + i, instance=str(i))
+            for i in range(spec.mss.mapis_per_node)
+        ]
         plan.append((n, "mss", services))
     plan.append((spec.array.name, "array", []))
-    plan.append((spec.internet.name, "internet",
-                 [Service(name="remote-mta", kind="internet", port=p.smtp)]))
+    plan.append(
+        (spec.internet.name, "internet", [Service(name="remote-mta", kind="internet", port=p.smtp)])
+    )
 
     names = [n for n, _, _ in plan]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ConfigError(name, None, "nodes", f"node names used twice: {', '.join(dupes)}")
-    hosts = list(ipaddress.ip_network(spec.network).hosts())[FIRST_HOST - 1:]
+    hosts = list(ipaddress.ip_network(spec.network).hosts())[FIRST_HOST - 1 :]
     if len(hosts) < len(plan):
         raise ConfigError(name, None, "network", f"too small for {len(plan)} nodes")
-    nodes = {n: Node(name=n, role=role, address=str(hosts[i]), services=svcs)  # type: ignore[arg-type]
-             for i, (n, role, svcs) in enumerate(plan)}
+    nodes = {
+        n: Node(name=n, role=role, address=str(hosts[i]), services=svcs)  # type: ignore[arg-type]
+        for i, (n, role, svcs) in enumerate(plan)
+    }
     return Topology(spec=spec, nodes=nodes)

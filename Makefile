@@ -1,0 +1,52 @@
+# maildrill — common tasks; see README.md. The two set-up commands are `make run` and `make test`.
+PYTHON ?= python3
+USERS ?= 1000
+DEBIAN_TOOLS = swaks curl postfix
+
+.PHONY: run install deps up down status check test lint format bench clean
+
+run: install
+	maildrill up --users $(USERS)
+	maildrill check
+
+install: deps
+	$(PYTHON) -m pip install -q --disable-pip-version-check -e '.[dev]'
+
+# swaks and curl are the tests' real clients; postfix only for smtp-source (benchmarks), never run
+deps:
+	@if ! command -v swaks >/dev/null || ! command -v curl >/dev/null || ! command -v smtp-source >/dev/null; then \
+	  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEBIAN_TOOLS) >/dev/null; \
+	  postfix stop >/dev/null 2>&1 || true; \
+	fi
+
+up:
+	maildrill up --users $(USERS)
+
+down:
+	maildrill down
+
+status:
+	maildrill status
+
+check:
+	maildrill check
+
+test: install
+	$(PYTHON) -m pytest -q
+
+lint:
+	ruff check testbed tests
+	ruff format --check testbed tests
+	mypy testbed
+
+format:
+	ruff check --fix testbed tests
+	ruff format testbed tests
+
+bench: install
+	$(PYTHON) tests/bench/run.py
+
+clean:
+	-maildrill down
+	rm -rf .maildrill .pytest_cache .mypy_cache .ruff_cache

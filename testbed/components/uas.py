@@ -1,0 +1,52 @@
+"""A UAS worker (the plan's "aiuum" process pool; service kind "uas").
+
+The workers of one node share its port (SO_REUSEPORT), so the node answers while any worker lives;
+`ServicePool monitor aiuum` counts them. Primary UAS nodes check passwords against the account
+database server; the backup UAS answers from its local replica, which is what lets the plan point
+aimc.ini at it while the primaries or the database are down.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from testbed import rpc
+from testbed.components.accounts import AccountStore
+from testbed.errors import RemoteError, ServiceUnavailable
+from testbed.runtime.context import ServiceContext
+from testbed.runtime.serve import run_asyncio
+
+DB_TIMEOUT_S = 2.0
+
+
+def database_handlers(db: rpc.Address) -> dict[str, rpc.Handler]:
+    """Forward each request to the account database; an unreachable database is `backend_down`."""
+
+    def forward(method: str) -> rpc.Handler:
+        async def handler(params: dict[str, Any]) -> Any:
+            try:
+                return await rpc.call(db, method, params, timeout=DB_TIMEOUT_S)
+            except ServiceUnavailable as exc:
+                raise RemoteError("backend_down", f"account database: {exc}") from exc
+
+        return handler
+
+    return {m: forward(m) for m in ("authenticate", "lookup", "domains")}
+
+
+def main(ctx: ServiceContext) -> None:
+    spec = ctx.topology.spec
+    store: AccountStore | None = None
+    if ctx.node.name == spec.uas.backup:
+        store = AccountStore(ctx.home.replica_db(ctx.node.name))
+        handlers = store.handlers()
+    else:
+        db_node = ctx.topology.node(spec.uas.database)
+        handlers = database_handlers((db_node.address, spec.ports.acctdb))
+
+    async def start() -> None:
+        await rpc.serve(ctx.address, ctx.service.port, handlers, reuse_port=True)
+
+    run_asyncio(start)
+    if store is not None:
+        store.close()

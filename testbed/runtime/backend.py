@@ -1,0 +1,55 @@
+"""The one interface every runtime backend implements (local processes now, containers later).
+
+Everything above the runtime (CLI, faults, drills) talks to a Backend, never to a concrete one.
+"""
+
+from __future__ import annotations
+
+import abc
+import signal
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from testbed.home import Home
+
+
+@dataclass
+class ServiceState:
+    node: str
+    service: str
+    address: str
+    port: int
+    pid: int | None
+    state: str  # "up" (listening), "starting" (alive, not listening), "down"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Backend(abc.ABC):
+    name: str
+
+    def __init__(self, home: Home) -> None:
+        self.home = home
+
+    @abc.abstractmethod
+    def up(self, topology_file: Path | None, users: int, seed: int) -> list[ServiceState]:
+        """Provision and start every node; return once all are healthy."""
+
+    @abc.abstractmethod
+    def down(self) -> int:
+        """Stop everything this testbed started; return how many processes were stopped."""
+
+    @abc.abstractmethod
+    def is_up(self) -> bool: ...
+
+    @abc.abstractmethod
+    def status(self) -> list[ServiceState]: ...
+
+    @abc.abstractmethod
+    def start(self, node: str, service: str) -> None: ...
+
+    @abc.abstractmethod
+    def signal(self, node: str, service: str, sig: signal.Signals = signal.SIGTERM) -> bool:
+        """Send `sig` to one service; False if it was not running."""

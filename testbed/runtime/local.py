@@ -1,0 +1,150 @@
+"""The embedded local backend: every service an OS process, every node a loopback address and a
+root folder under the home. No daemon: pid files (pid + start time) are the process table.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import psutil
+
+from testbed.errors import AlreadyRunningError, MaildrillError, NotRunningError
+from testbed.runtime import launch
+from testbed.runtime.backend import Backend, ServiceState
+from testbed.runtime.health import listening, wait_all
+from testbed.runtime.provision import initial_services, provision
+
+MARKER = "MAILDRILL_TESTBED"  # in every service's environment: how `down` finds strays
+STOP_GRACE_S = 3.0
+
+
+class LocalBackend(Backend):
+    name = "local"
+
+    def up(self, topology_file: Path | None, users: int, seed: int) -> list[ServiceState]:
+        if self.is_up():
+            raise AlreadyRunningError(f"already up in {self.home.root} (`maildrill down` first)")
+        self._sweep()  # leftovers of a crashed earlier run never share ports with the new one
+        self.timings = provision(self.home, topology_file, users, seed)
+        started = time.perf_counter()
+        launch.preimport()
+        os.environ[MARKER] = str(self.home.root)
+        topo = self.home.topology
+        targets: dict[tuple[str, int], tuple[str, str]] = {}
+        try:
+            for node, service in initial_services(topo):
+                launch.spawn_forked(self.home, node, service)
+                spec = launch.service_spec(topo, node, service)
+                targets[(topo.nodes[node].address, spec.port)] = (node, service)
+            missing = wait_all(targets, 20.0, lambda t: self._alive(*targets[t]))
+        except BaseException:  # Ctrl-C or a failed fork half-way: leave nothing running
+            self.down()
+            raise
+        self.timings["start"] = time.perf_counter() - started
+        if missing:
+            node, service = targets[missing[0]]
+            detail = self._log_tail(node, service)
+            self.down()
+            raise MaildrillError(f"{node}/{service} did not become healthy.\n{detail}")
+        return self.status()
+
+    def _alive(self, node: str, service: str) -> bool:
+        return launch.read_pid(self.home.pid_file(node, service)) is not None
+
+    def _log_tail(self, node: str, service: str, lines: int = 15) -> str:
+        path = self.home.log_dir(node) / f"{service}.out"
+        text = path.read_text(errors="replace") if path.exists() else "(no output)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def _pid_files(self) -> list[Path]:
+        return sorted((self.home.root / "nodes").glob("*/var/run/*.pid"))
+
+    def is_up(self) -> bool:
+        return self.home.exists and any(launch.read_pid(p) for p in self._pid_files())
+
+    def status(self) -> list[ServiceState]:
+        if not self.home.exists:
+            raise NotRunningError(f"no testbed in {self.home.root} (run `maildrill up`)")
+        topo = self.home.topology
+        out = []
+        for node in topo.nodes.values():
+            names = [s.name for s in node.services]
+            names += sorted(
+                p.stem
+                for p in self.home.pid_file(node.name, "x").parent.glob("mss.*.pid")
+                if p.stem not in names
+            )
+            for name in names:
+                spec = launch.service_spec(topo, node.name, name)
+                pid = launch.read_pid(self.home.pid_file(node.name, name))
+                state = "down"
+                if pid:
+                    state = "up" if listening(node.address, spec.port, 0.3) else "starting"
+                out.append(ServiceState(node.name, name, node.address, spec.port, pid, state))
+        return out
+
+    def start(self, node: str, service: str) -> None:
+        launch.service_spec(self.home.topology, node, service)  # unknown names fail here
+        if self._alive(node, service):
+            raise MaildrillError(f"{node}/{service} is already running")
+        os.environ[MARKER] = str(self.home.root)
+        launch.spawn_exec(self.home, node, service)
+        spec = launch.service_spec(self.home.topology, node, service)
+        address = self.home.topology.nodes[node].address
+        if wait_all([(address, spec.port)], 15.0, lambda _t: self._alive(node, service)):
+            raise MaildrillError(
+                f"{node}/{service} did not start.\n{self._log_tail(node, service)}"
+            )
+
+    def signal(self, node: str, service: str, sig: signal.Signals = signal.SIGTERM) -> bool:
+        launch.service_spec(self.home.topology, node, service)
+        pid = launch.read_pid(self.home.pid_file(node, service))
+        if pid is None:
+            return False
+        os.kill(pid, sig)
+        return True
+
+    def down(self) -> int:
+        procs = []
+        for path in self._pid_files():
+            pid = launch.read_pid(path)
+            if pid:
+                procs.append(psutil.Process(pid))
+            path.unlink(missing_ok=True)
+        procs += [p for p in self._strays() if p.pid not in {q.pid for q in procs}]
+        stopped = _terminate(procs)
+        return stopped + self._sweep()
+
+    def _strays(self) -> list[psutil.Process]:
+        """Processes carrying this home's marker (e.g. started by an agent after `up`)."""
+        found = []
+        for proc in psutil.process_iter(["pid"]):
+            try:
+                if proc.pid != os.getpid() and proc.environ().get(MARKER) == str(self.home.root):
+                    found.append(proc)
+            except psutil.Error:
+                continue
+        return found
+
+    def _sweep(self) -> int:
+        return _terminate(self._strays())
+
+
+def _terminate(procs: list[psutil.Process]) -> int:
+    for proc in procs:
+        try:
+            proc.send_signal(signal.SIGCONT)  # a stopped (SIGSTOP) process cannot act on SIGTERM
+            proc.terminate()
+        except psutil.Error:
+            pass
+    _gone, alive = psutil.wait_procs(procs, timeout=STOP_GRACE_S)
+    for proc in alive:
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(alive, timeout=STOP_GRACE_S)
+    return len(procs)
