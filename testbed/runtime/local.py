@@ -4,6 +4,7 @@ root folder under the home. No daemon: pid files (pid + start time) are the proc
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -142,9 +143,7 @@ def _terminate(procs: list[psutil.Process]) -> int:
             pass
     _gone, alive = psutil.wait_procs(procs, timeout=STOP_GRACE_S)
     for proc in alive:
-        try:
+        with contextlib.suppress(psutil.Error):
             proc.kill()
-        except psutil.Error:
-            pass
     psutil.wait_procs(alive, timeout=STOP_GRACE_S)
     return len(procs)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 UserClass = Literal["vip", "paying", "regular"]
 USER_CLASSES: tuple[UserClass, ...] = ("vip", "paying", "regular")
+DEFAULT_QUOTA: dict[UserClass, int] = {"vip": 200 << 20, "paying": 100 << 20, "regular": 20 << 20}
 
 
 class Strict(BaseModel):
@@ -83,11 +84,11 @@ class Internet(Strict):
 
 class Mail(Strict):
     max_message_size: int = Field(10 * 1024 * 1024, ge=1024)
-    retry_schedule: list[float] = Field(default_factory=lambda: [1, 2, 5, 10, 30, 60], min_length=1)
-    queue_lifetime: float = Field(3600, gt=0)  # seconds before a deferred message is bounced
-    quota: dict[UserClass, int] = Field(
-        default_factory=lambda: {"vip": 200 << 20, "paying": 100 << 20, "regular": 20 << 20}
+    retry_schedule: list[float] = Field(
+        default_factory=lambda: [1.0, 2.0, 5.0, 10.0, 30.0, 60.0], min_length=1
     )
+    queue_lifetime: float = Field(3600, gt=0)  # seconds before a deferred message is bounced
+    quota: dict[UserClass, int] = Field(default_factory=lambda: dict(DEFAULT_QUOTA))
     auth_require_tls: bool = False
 
 
@@ -112,8 +113,10 @@ class TopologyFile(Strict):
             net = ipaddress.ip_network(value, strict=False)
         except ValueError as exc:
             raise ValueError(f"not a network: {value!r}") from exc
-        if not (isinstance(net, ipaddress.IPv4Network)
-                and net.subnet_of(ipaddress.IPv4Network("127.0.0.0/8"))):
+        if not (
+            isinstance(net, ipaddress.IPv4Network)
+            and net.subnet_of(ipaddress.IPv4Network("127.0.0.0/8"))
+        ):
             raise ValueError("must lie inside 127.0.0.0/8 (the testbed only uses loopback)")
         return str(net)
 
