@@ -1,10 +1,10 @@
 """Where a testbed lives on disk: one folder (the "home") holds every node's root and the shared state.
 
-    <home>/topology.json            resolved topology, read by every process
-    <home>/tls/                     certificate generated at `up` (STARTTLS)
-    <home>/cluster/state.json       cluster membership and service groups (the had agents share it)
-    <home>/nodes/<node>/            a node's root folder: opt/aimc/..., var/log, var/run, var/spool
-    <home>/nodes/<array>/luns/mX    the disk array: every mailroot lives here
+<home>/topology.json            resolved topology, read by every process
+<home>/tls/                     certificate generated at `up` (STARTTLS)
+<home>/cluster/state.json       cluster membership and service groups (the had agents share it)
+<home>/nodes/<node>/            a node's root folder: opt/aimc/..., var/log, var/run, var/spool
+<home>/nodes/<array>/luns/mX    the disk array: every mailroot lives here
 """
 
 from __future__ import annotations

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
+import psutil
 import pytest
 
 from testbed.components.frontend_config import provision_accounts, provision_frontends
 from testbed.components.uas_client import AuthFailed, AuthUnavailable, UasClient
-from testbed.runtime import launch
+from testbed.runtime import health, launch
 from testbed.runtime.health import wait_all
 from testbed.users import generate_users
 
@@ -69,6 +71,13 @@ def test_pool_answers_while_one_worker_lives(uas_home):
     import signal
 
     home, users = uas_home
-    os.kill(launch.read_pid(home.pid_file("uas0", "aiuum.1")), signal.SIGKILL)
+    worker = psutil.Process(launch.read_pid(home.pid_file("uas0", "aiuum.1")))
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait(10)  # its listening socket closes when it is gone, not when the signal is sent
+    # aiuum.2 may still be binding (the fixture saw the shared port open via aiuum.1): wait for it
+    deadline = time.monotonic() + 20
+    while not health.listening(home.topology.nodes["uas0"].address, 7300):
+        assert time.monotonic() < deadline, "the surviving worker never listened"
+        time.sleep(0.05)
     for _ in range(5):  # each login is a new connection; the kernel spreads them over live workers
         asyncio.run(client(home, "uas0").lookup(users[2]["address"]))

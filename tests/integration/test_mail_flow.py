@@ -143,7 +143,7 @@ def _raw(address: tuple[str, int], lines: list[bytes]) -> list[bytes]:
 
 
 def test_malformed_commands_get_protocol_errors_and_service_continues(testbed):
-    smtp = _raw(testbed.endpoints["smtp"], [b"EHLO x", b"MAIL FROM:<<<bad", b"FOO BAR", b"NOOP"])
+    smtp = _raw(testbed.endpoints["smtp"], [b"HELO x", b"MAIL FROM:<<<bad", b"FOO BAR", b"NOOP"])
     assert smtp[2][:1] == b"5" and smtp[3][:1] == b"5" and smtp[4].startswith(b"250")
     pop = _raw(testbed.endpoints["pop3"], [b"RETR 1", b"BLAH", b"PASS x", b"CAPA"])
     assert pop[1].startswith(b"-ERR") and pop[2].startswith(b"-ERR") and pop[3].startswith(b"-ERR")

@@ -71,3 +71,29 @@ def provision_cluster(home: Home, topology: Topology) -> None:
         },
     }
     home.cluster_state.write_text(json.dumps(state, indent=1))
+
+
+# --- membership, as every reader of the state sees it (added for had/hastatus) ---------------------
+# A node is RUNNING while its had writes heartbeats, FAULTED when they stop without a clean exit
+# (the node died), EXITED after `hastop` (or before its had ever started): an exited node is not
+# failed over, which lets the plan's operators stop the cluster and work by hand.
+
+
+def system_state(info: dict[str, Any] | None, now: float, timeout: float) -> str:
+    if not info or not info.get("running"):
+        return "EXITED"
+    return "RUNNING" if now - float(info.get("heartbeat", 0.0)) <= timeout else "FAULTED"
+
+
+def live_nodes(state: State, now: float, timeout: float) -> list[str]:
+    """MSS nodes whose had is running now, by name."""
+    return sorted(
+        n for n, info in state["nodes"].items() if system_state(info, now, timeout) == "RUNNING"
+    )
+
+
+def dead_nodes(state: State, now: float, timeout: float) -> list[str]:
+    """Nodes whose had stopped heartbeating without a clean exit."""
+    return sorted(
+        n for n, info in state["nodes"].items() if system_state(info, now, timeout) == "FAULTED"
+    )
