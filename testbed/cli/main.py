@@ -51,8 +51,15 @@ def node_table(states: list[ServiceState]) -> str:
         nodes.setdefault(s.node, []).append(s)
     rows = [("NODE", "ADDRESS", "STATE", "SERVICES")]
     for node, services in nodes.items():
-        down = [s.service for s in services if s.state != "up"]
-        state = "up" if not down else ("down" if len(down) == len(services) else "degraded")
+        down = [s.service for s in services if s.state not in ("up", "cold")]
+        cold = all(s.state == "cold" for s in services)
+        state = (
+            "cold"
+            if cold
+            else "up"
+            if not down
+            else ("down" if len(down) == len(services) else "degraded")
+        )
         names = (
             " ".join(
                 f"{s.service}{'' if s.state == 'up' else '(' + s.state + ')'}" for s in services
@@ -111,7 +118,7 @@ def status(obj: Context, as_json: bool) -> None:
             json.dumps(
                 {
                     "services": [s.as_dict() for s in states],
-                    "up": all(s.state == "up" for s in states),
+                    "up": all(s.state in ("up", "cold") for s in states),
                 },
                 indent=1,
             )

@@ -21,7 +21,7 @@ class ServiceState:
     address: str
     port: int
     pid: int | None
-    state: str  # "up" (listening), "starting" (alive, not listening), "down"
+    state: str  # "up" (listening), "starting" (alive, not listening), "down", "cold" (standby)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -28,6 +28,9 @@ KINDS = {
     "mapis": "testbed.components.mapis:main",
     "mss": "testbed.components.mss:main",
     "internet": "testbed.components.internet:main",
+    "lb": "testbed.components.lb.server:main",
+    "web": "testbed.components.web.server:main",
+    "dns": "testbed.components.dns.server:main",
 }
 # Imported once by the forking parent. Twisted kinds are left out on purpose: their modules install
 # the reactor at import, and each process must install its own (asyncio) reactor after the fork.

@@ -81,7 +81,7 @@ class LocalBackend(Backend):
             for name in names:
                 spec = launch.service_spec(topo, node.name, name)
                 pid = launch.read_pid(self.home.pid_file(node.name, name))
-                state = "down"
+                state = "down" if spec.autostart else "cold"
                 if pid:
                     state = "up" if listening(node.address, spec.port, 0.3) else "starting"
                 out.append(ServiceState(node.name, name, node.address, spec.port, pid, state))

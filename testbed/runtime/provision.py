@@ -79,5 +79,5 @@ def initial_services(topology: Topology) -> list[tuple[str, str]]:
     """(node, service) pairs to start at `up`; mailroot processes first, on their home MSS, so
     the cluster agents find them running and do not start them a second time."""
     first = [(node, f"mss.{root}") for root, node in sorted(topology.spec.mss.mailroots.items())]
-    rest = [(n.name, s.name) for n in topology.nodes.values() for s in n.services]
+    rest = [(n.name, s.name) for n in topology.nodes.values() for s in n.services if s.autostart]
     return first + rest

@@ -31,6 +31,10 @@ class Ports(Strict):
     mss: int = Field(7600, ge=1, le=65535)  # the mss process of mailroot i listens on mss + i
     had: int = Field(7700, ge=1, le=65535)
     internet_ctl: int = Field(7800, ge=1, le=65535)
+    lb_ctl: int = Field(7900, ge=1, le=65535)  # a load balancer unit's own management port
+    http: int = Field(8080, ge=1, le=65535)  # the plan's port 80 (80 itself needs root)
+    http_admin: int = Field(2080, ge=1, le=65535)
+    dns: int = Field(5353, ge=1, le=65535)
 
 
 class Frontends(Strict):
@@ -73,6 +77,23 @@ class Mss(Strict):
         return value
 
 
+class LoadBalancers(Strict):
+    nodes: list[str] = Field(default_factory=lambda: ["alteon184a", "alteon184b"], min_length=1)
+    backup: str = "alteon180e"  # cold until the network plan activates it
+    health_interval: float = Field(1.0, gt=0)  # seconds between back-end health checks
+
+
+class Web(Strict):
+    nodes: list[str] = Field(default_factory=lambda: ["web1", "web2"], min_length=1)
+    backup: str = "webbak"  # cold backup webserver
+    webroot_backup_date: str = Field("040430", pattern=r"^[0-9]{6}$")
+
+
+class Dns(Strict):
+    name: str = "dns"
+    backup_mx: bool = True  # a second MX with a higher preference (the internet node's relay)
+
+
 class Array(Strict):
     name: str = "array0"
 
@@ -102,6 +123,9 @@ class TopologyFile(Strict):
     uas: Uas = Field(default_factory=Uas)
     mss: Mss = Field(default_factory=Mss)
     array: Array = Field(default_factory=Array)
+    lb: LoadBalancers = Field(default_factory=LoadBalancers)
+    web: Web = Field(default_factory=Web)
+    dns: Dns = Field(default_factory=Dns)
     internet: Internet = Field(default_factory=Internet)
     mail: Mail = Field(default_factory=Mail)
     ports: Ports = Field(default_factory=Ports)
@@ -128,11 +152,12 @@ class Service(BaseModel):
     kind: str
     port: int
     instance: str = ""
+    autostart: bool = True  # False: a cold standby, started only when the plan activates it
 
 
 class Node(BaseModel):
     name: str
-    role: Literal["frontend", "uas", "database", "mss", "array", "internet"]
+    role: Literal["frontend", "uas", "database", "mss", "array", "internet", "lb", "web", "dns"]
     address: str
     services: list[Service] = Field(default_factory=list)
 
@@ -156,6 +181,11 @@ class Topology(BaseModel):
     @property
     def frontends(self) -> list[Node]:
         return self.nodes_with_role("frontend")
+
+    @property
+    def vip(self) -> str:
+        """The service VIP the active load balancer owns (first host of the network)."""
+        return str(next(ipaddress.ip_network(self.spec.network).hosts()))
 
     @property
     def mailroots(self) -> list[str]:

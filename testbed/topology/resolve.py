@@ -53,6 +53,17 @@ def resolve(spec: TopologyFile, name: str = "<topology>") -> Topology:
         ]
         plan.append((n, "mss", services))
     plan.append((spec.array.name, "array", []))
+    for n in [*spec.lb.nodes, spec.lb.backup]:
+        cold = n == spec.lb.backup
+        plan.append(
+            (n, "lb", [Service(name="alteon", kind="lb", port=p.lb_ctl, autostart=not cold)])
+        )
+    for n in [*spec.web.nodes, spec.web.backup]:
+        cold = n == spec.web.backup
+        plan.append(
+            (n, "web", [Service(name="httpd", kind="web", port=p.http, autostart=not cold)])
+        )
+    plan.append((spec.dns.name, "dns", [Service(name="named", kind="dns", port=p.dns)]))
     plan.append(
         (spec.internet.name, "internet", [Service(name="remote-mta", kind="internet", port=p.smtp)])
     )

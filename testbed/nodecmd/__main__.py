@@ -1,0 +1,3 @@
+from testbed.nodecmd import main
+
+main()
