@@ -89,17 +89,93 @@ async def call(
 async def _call(addr: Address, method: str, params: dict[str, Any]) -> Any:
     reader, writer = await asyncio.open_connection(addr[0], addr[1], limit=MAX_LINE)
     try:
-        req_id = next(_ids)
-        writer.write(
-            json.dumps({"id": req_id, "method": method, "params": params}).encode() + b"\n"
-        )
-        await writer.drain()
-        line = await reader.readline()
-        if not line:
-            raise ConnectionResetError("connection closed before the answer")
-        reply = json.loads(line)
+        reply = await _exchange(reader, writer, method, params)
     finally:
         writer.close()
+    return _result(reply)
+
+
+async def _exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, method: str, params: dict[str, Any]
+) -> dict[str, Any]:
+    req_id = next(_ids)
+    writer.write(json.dumps({"id": req_id, "method": method, "params": params}).encode() + b"\n")
+    await writer.drain()
+    line = await reader.readline()
+    if not line:
+        raise ConnectionResetError("connection closed before the answer")
+    return dict(json.loads(line))
+
+
+class Pool:
+    """Keeps idle connections per peer for a long-running service (one event loop), sparing a
+    TCP handshake per request on hot paths (MTA → UAS, MTA → MAPI server → mss).
+
+    A pooled connection that turns out closed before any answer (the peer restarted while it was
+    idle) is retried once on a fresh connection; every other failure is reported as with call().
+    Use one Pool per event loop and close() it before the loop ends.
+    """
+
+    def __init__(self, per_peer: int = 8) -> None:
+        self.per_peer = per_peer
+        self.idle: dict[Address, list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]] = {}
+
+    async def call(
+        self, addr: Address, method: str, params: dict[str, Any] | None = None, timeout: float = 3.0
+    ) -> Any:
+        try:
+            reply = await asyncio.wait_for(self._pooled(addr, method, params or {}), timeout)
+        except TimeoutError as exc:
+            raise ServiceUnavailable(f"{addr[0]}:{addr[1]} timed out on {method}") from exc
+        except (ConnectionError, OSError, asyncio.IncompleteReadError) as exc:
+            raise ServiceUnavailable(
+                f"{addr[0]}:{addr[1]}: {exc.__class__.__name__} {exc}"
+            ) from exc
+        return _result(reply)
+
+    async def _pooled(self, addr: Address, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        idle = self.idle.setdefault(addr, [])
+        while idle:
+            reader, writer = idle.pop()
+            if writer.is_closing() or reader.at_eof():
+                writer.close()
+                continue
+            try:
+                reply = await self._use(addr, reader, writer, method, params)
+            except (ConnectionResetError, BrokenPipeError):
+                continue  # went stale while idle; the request was not answered: try afresh
+            return reply
+        reader, writer = await asyncio.open_connection(addr[0], addr[1], limit=MAX_LINE)
+        return await self._use(addr, reader, writer, method, params)
+
+    async def _use(
+        self,
+        addr: Address,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        method: str,
+        params: dict[str, Any],
+    ) -> dict[str, Any]:
+        try:
+            reply = await _exchange(reader, writer, method, params)
+        except BaseException:
+            writer.close()  # includes cancellation by a timeout: a late answer must not be reused
+            raise
+        idle = self.idle.setdefault(addr, [])
+        if len(idle) < self.per_peer:
+            idle.append((reader, writer))
+        else:
+            writer.close()
+        return reply
+
+    def close(self) -> None:
+        for conns in self.idle.values():
+            for _reader, writer in conns:
+                writer.close()
+        self.idle.clear()
+
+
+def _result(reply: dict[str, Any]) -> Any:
     if "error" in reply:
         err = reply["error"]
         if err.get("code") == "unavailable":

@@ -42,9 +42,10 @@ class MapiError(MaildrillError):
 
 
 class MapiClient:
-    def __init__(self, home: Home, timeout: float = 3.0) -> None:
+    def __init__(self, home: Home, timeout: float = 3.0, pool: rpc.Pool | None = None) -> None:
         self.home = home
         self.timeout = timeout
+        self.rpc_call = pool.call if pool else rpc.call  # long-running services keep connections
         self._groups: tuple[int, dict[str, Any]] = (-1, {})
 
     def _node_of(self, mailroot: str) -> str:
@@ -66,7 +67,7 @@ class MapiClient:
         last = "no MAPI server"
         for port in topology.mapis_ports():
             try:
-                return await rpc.call(
+                return await self.rpc_call(
                     (node.address, port), method, {"user": user, **params}, timeout=self.timeout
                 )
             except ServiceUnavailable as exc:

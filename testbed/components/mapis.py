@@ -34,7 +34,9 @@ METHODS = (
 FORWARD_TIMEOUT = 2.5  # below MAPIc's own timeout, so the client hears "unavailable", not silence
 
 
-def forwarders(ctx: ServiceContext) -> dict[str, Callable[[dict[str, Any]], Awaitable[Any]]]:
+def forwarders(
+    ctx: ServiceContext, pool: rpc.Pool
+) -> dict[str, Callable[[dict[str, Any]], Awaitable[Any]]]:
     topology = ctx.topology
 
     def make(method: str) -> Callable[[dict[str, Any]], Awaitable[Any]]:
@@ -43,7 +45,7 @@ def forwarders(ctx: ServiceContext) -> dict[str, Callable[[dict[str, Any]], Awai
             if root not in topology.spec.mss.mailroots:
                 raise RemoteError("no_mailbox", f"unknown mailroot {root!r}")
             addr = (ctx.address, topology.mss_port(root))
-            return await rpc.call(addr, method, params, timeout=FORWARD_TIMEOUT)
+            return await pool.call(addr, method, params, timeout=FORWARD_TIMEOUT)
 
         return forward
 
@@ -52,12 +54,14 @@ def forwarders(ctx: ServiceContext) -> dict[str, Callable[[dict[str, Any]], Awai
 
 def main(ctx: ServiceContext) -> None:
     servers: list[asyncio.Server] = []
+    pool = rpc.Pool(per_peer=32)
 
     async def start() -> None:
-        servers.append(await rpc.serve(ctx.address, ctx.service.port, forwarders(ctx)))
+        servers.append(await rpc.serve(ctx.address, ctx.service.port, forwarders(ctx, pool)))
 
     async def stop() -> None:
         for server in servers:
             server.close()
+        pool.close()
 
     run_asyncio(start, stop)

@@ -24,10 +24,14 @@ def as_deferred(coro: Coroutine[Any, Any, Any]) -> Any:
 
 def real_clients(ctx: ServiceContext) -> tuple[Any, Any]:
     """The UAS client (from the node's aimc.ini, read at start like the real aimc) and MAPIc."""
+    from testbed import rpc
     from testbed.components.mapic import MapiClient
     from testbed.components.uas_client import UasClient
 
-    return UasClient.from_ini(ctx.root / "opt/aimc/aimc.ini"), MapiClient(ctx.home)
+    pool = rpc.Pool()  # lives as long as the process; the reactor's loop is never replaced
+    return UasClient.from_ini(ctx.root / "opt/aimc/aimc.ini", pool=pool), MapiClient(
+        ctx.home, pool=pool
+    )
 
 
 def serve_twisted(address: str, port: int, make_factory: Callable[[], Any], log: Any) -> None:

@@ -19,13 +19,13 @@ from testbed.runtime.serve import run_asyncio
 DB_TIMEOUT_S = 2.0
 
 
-def database_handlers(db: rpc.Address) -> dict[str, rpc.Handler]:
+def database_handlers(db: rpc.Address, pool: rpc.Pool) -> dict[str, rpc.Handler]:
     """Forward each request to the account database; an unreachable database is `backend_down`."""
 
     def forward(method: str) -> rpc.Handler:
         async def handler(params: dict[str, Any]) -> Any:
             try:
-                return await rpc.call(db, method, params, timeout=DB_TIMEOUT_S)
+                return await pool.call(db, method, params, timeout=DB_TIMEOUT_S)
             except ServiceUnavailable as exc:
                 raise RemoteError("backend_down", f"account database: {exc}") from exc
 
@@ -37,16 +37,20 @@ def database_handlers(db: rpc.Address) -> dict[str, rpc.Handler]:
 def main(ctx: ServiceContext) -> None:
     spec = ctx.topology.spec
     store: AccountStore | None = None
+    pool = rpc.Pool()
     if ctx.node.name == spec.uas.backup:
         store = AccountStore(ctx.home.replica_db(ctx.node.name))
         handlers = store.handlers()
     else:
         db_node = ctx.topology.node(spec.uas.database)
-        handlers = database_handlers((db_node.address, spec.ports.acctdb))
+        handlers = database_handlers((db_node.address, spec.ports.acctdb), pool)
 
     async def start() -> None:
         await rpc.serve(ctx.address, ctx.service.port, handlers, reuse_port=True)
 
-    run_asyncio(start)
+    async def stop() -> None:
+        pool.close()
+
+    run_asyncio(start, stop)
     if store is not None:
         store.close()

@@ -55,19 +55,22 @@ def read_uapi_servers(ini: Path) -> list[rpc.Address]:
 
 
 class UasClient:
-    def __init__(self, servers: list[rpc.Address], timeout: float = 2.0) -> None:
+    def __init__(
+        self, servers: list[rpc.Address], timeout: float = 2.0, pool: rpc.Pool | None = None
+    ) -> None:
         self.servers = servers
         self.timeout = timeout
+        self.call = pool.call if pool else rpc.call  # long-running services keep connections
 
     @classmethod
-    def from_ini(cls, ini: Path, timeout: float = 2.0) -> UasClient:
-        return cls(read_uapi_servers(ini), timeout)
+    def from_ini(cls, ini: Path, timeout: float = 2.0, pool: rpc.Pool | None = None) -> UasClient:
+        return cls(read_uapi_servers(ini), timeout, pool)
 
     async def _call(self, method: str, params: dict[str, Any]) -> Any:
         last: Exception | None = None
         for addr in self.servers:
             try:
-                return await rpc.call(addr, method, params, timeout=self.timeout)
+                return await self.call(addr, method, params, timeout=self.timeout)
             except ServiceUnavailable as exc:
                 last = exc
             except RemoteError as exc:

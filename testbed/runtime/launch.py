@@ -63,6 +63,7 @@ def _entry(kind: str):  # type: ignore[no-untyped-def]
 
 def run_service(home: Home, node: str, name: str) -> None:
     ctx = ServiceContext(home, home.topology.node(node), service_spec(home.topology, node, name))
+    os.chdir(home.node_root(node))
     configure_logging(ctx)
     ctx.log.info("starting %s on %s:%s (pid %d)", name, ctx.address, ctx.service.port, os.getpid())
     _entry(ctx.service.kind)(ctx)
@@ -81,6 +82,7 @@ def spawn_forked(home: Home, node: str, name: str) -> int:
         code = 1
         try:
             os.setsid()
+            os.chdir(home.node_root(node))  # also how `down` recognises a stray of this home
             devnull = os.open(os.devnull, os.O_RDONLY)
             os.dup2(devnull, 0)
             os.dup2(out, 1)
@@ -118,6 +120,7 @@ def spawn_exec(home: Home, node: str, name: str) -> int:
         ],
         setsid=True,
     )
+    # posix_spawn cannot chdir; the exec'd service moves into its node root in run_service
     _spawned.add(pid)
     record_pid(home, node, name, pid)
     reap()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from testbed.runtime.backend import Backend, ServiceState
 from testbed.runtime.health import listening, wait_all
 from testbed.runtime.provision import initial_services, provision
 
+PYTHON = os.path.realpath(sys.executable)  # a shell in a node root (`maildrill shell`) is not ours
 MARKER = "MAILDRILL_TESTBED"  # in every service's environment: how `down` finds strays
 STOP_GRACE_S = 3.0
 
@@ -120,11 +122,15 @@ class LocalBackend(Backend):
         return stopped + self._sweep()
 
     def _strays(self) -> list[psutil.Process]:
-        """Processes carrying this home's marker (e.g. started by an agent after `up`)."""
+        """Processes of this home without a (valid) pid file: exec'd ones carry the marker in their
+        environment; forked ones (whose /proc environ is the parent's) run in their node's root."""
         found = []
+        nodes = str(self.home.root / "nodes") + os.sep
         for proc in psutil.process_iter(["pid"]):
             try:
-                if proc.pid != os.getpid() and proc.environ().get(MARKER) == str(self.home.root):
+                if proc.pid == os.getpid():
+                    continue
+                if proc.cwd().startswith(nodes) and proc.exe() == PYTHON or proc.environ().get(MARKER) == str(self.home.root):
                     found.append(proc)
             except psutil.Error:
                 continue

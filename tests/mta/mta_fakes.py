@@ -120,7 +120,7 @@ class RunningMta:
                 lambda _d: [(SINK, self.port)],
             )
             if not deliver:
-                self.deliverer.submit = lambda q: None  # type: ignore[method-assign]
+                self.deliverer.submit = lambda q, data=None: None  # type: ignore[method-assign]
             for port, sub in ((self.port, False), (self.port + 1, True)):
                 handler = MtaHandler(self.settings, self.uas, self.spool, self.deliverer, sub)
                 self.servers.append(await listen(handler, HOST, port, self.tls, 20_000, False))

@@ -157,7 +157,7 @@ def test_queue_survives_a_crash_and_delivers_once(tmp_path):
     second.start()
     try:
         assert eventually(lambda: len(mapi.boxes.get("ann@aimc.test", {})) == 5)
-        assert eventually(lambda: not list((tmp_path / "spool" / "env").iterdir()))
+        assert eventually(lambda: not list((tmp_path / "spool" / "queue").iterdir()))
         assert len(mapi.boxes["bob@aimc.test"]) == 5
     finally:
         second.stop()

@@ -103,9 +103,13 @@ class Deliverer:
         self.tasks: set[asyncio.Task[None]] = set()
         self.timers: dict[str, asyncio.TimerHandle] = {}
         self.slots = asyncio.Semaphore(settings.concurrency)
+        self.fresh: dict[str, bytes] = {}
 
-    def submit(self, queued: Queued) -> None:
+    def submit(self, queued: Queued, data: bytes | None = None) -> None:
+        """Schedule a queued message; `data` spares re-reading a message just written."""
         self.queued[queued.qid] = queued
+        if data is not None:
+            self.fresh[queued.qid] = data
         self._start(queued.qid)
 
     def _start(self, qid: str) -> None:
@@ -137,7 +141,7 @@ class Deliverer:
 
     async def attempt(self, q: Queued) -> None:
         """Try every due recipient once; save progress; finish the message when none is left."""
-        data = self.spool.data(q.qid)
+        data = self.fresh.pop(q.qid, None) or self.spool.data(q.qid)
         now = time.time()
         due = [r for r in q.pending if r.next_at <= now]
         for r in (r for r in due if r.local):
@@ -255,7 +259,7 @@ class Deliverer:
                     dsn_of=q.qid,
                 )
                 self.spool.enqueue(dsn, report)
-                self.submit(dsn)
+                self.submit(dsn, report)
         self.spool.remove(q.qid)
         self.queued.pop(q.qid, None)
 

@@ -8,6 +8,8 @@ and its envelope are in the spool.
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import ssl
 import time
 from email.utils import formatdate
@@ -15,6 +17,7 @@ from typing import Any, Protocol
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from testbed import rpc
 from testbed.components.mta.delivery import Deliverer, DeliverySettings, Directory
 from testbed.components.mta.spool import Queued, Recipient, Spool, new_queue_id
 from testbed.components.uas_client import AuthFailed, AuthUnavailable, UasClient
@@ -28,8 +31,23 @@ class Authenticator(Directory, Protocol):
     async def authenticate(self, address: str, password: str) -> dict[str, Any]: ...
 
 
+# The everyday address form, <dot-atom@domain>; anything else takes aiosmtpd's full RFC 5321 parser,
+# which costs ~0.2 ms per MAIL/RCPT (a fifth of the MTA's time under load).
+SIMPLE_PATH = re.compile(
+    r"\s*<([A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)>(.*)\Z",
+    re.S,
+)
+
+
 class MtaSMTP(SMTP):
     """aiosmtpd parses AUTH PLAIN/LOGIN; the UAS check is asynchronous, so it happens here."""
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        match = SIMPLE_PATH.match(arg)
+        if match:
+            return match.group(1), match.group(2)
+        return super()._getaddr(arg)
 
     def __init__(self, handler: MtaHandler, **kwargs: Any) -> None:
         super().__init__(handler, authenticator=_accept_for_checking, **kwargs)
@@ -137,7 +155,7 @@ class MtaHandler:
             self.spool.enqueue(queued, data)
         except OSError:
             return "451 4.3.0 Error: queue file write error"
-        self.deliverer.submit(queued)
+        self.deliverer.submit(queued, data)
         return f"250 2.0.0 Ok: queued as {qid}"
 
     def _headers(self, qid: str, session: Session, raw: bytes) -> bytes:
@@ -195,13 +213,15 @@ def main(ctx: ServiceContext) -> None:
     from testbed.components.mta.tls import server_context
 
     spec = ctx.topology.spec
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command at INFO
     settings = DeliverySettings(
         hostname=f"{ctx.node.name}.{spec.domains[0]}",
         domains=frozenset(d.lower() for d in spec.domains),
         retry_schedule=list(spec.mail.retry_schedule),
         queue_lifetime=spec.mail.queue_lifetime,
     )
-    uas = UasClient.from_ini(ctx.root / "opt/aimc/aimc.ini")
+    pool = rpc.Pool(per_peer=32)
+    uas = UasClient.from_ini(ctx.root / "opt/aimc/aimc.ini", pool=pool)
     spool = Spool(ctx.root / "var/spool/mta")
     maillog = MailLog(ctx.root / "var/log/maillog")
     tls = server_context(ctx.home.tls_dir)
@@ -211,7 +231,7 @@ def main(ctx: ServiceContext) -> None:
     async def start() -> None:
         worker = Deliverer(
             spool,
-            MapiClient(ctx.home),
+            MapiClient(ctx.home, pool=pool),
             uas,
             maillog,
             settings,
@@ -241,5 +261,6 @@ def main(ctx: ServiceContext) -> None:
         for worker in deliverer:
             await worker.stop()
         maillog.close()
+        pool.close()
 
     run_asyncio(start, stop)

@@ -1,11 +1,11 @@
 """The MTA's queue on its node's disk: what was answered with 250 is here until delivered or bounced.
 
-    <spool>/data/<qid>   the message, written first
-    <spool>/env/<qid>    its envelope (JSON), written second: its existence means "accepted"
+    <spool>/queue/<qid>         envelope (one JSON line) + the message: its existence means "accepted"
+    <spool>/queue/<qid>.state   the envelope with the latest per-recipient states, once they change
 
-Both are written to a temp name and renamed, so kill -9 at any instant leaves either a complete
-message or none. Data without an envelope was never acknowledged and is dropped at the next start.
-Each recipient keeps its own state, saved after every change, so a restart resumes only what is left.
+Files are written under a temp name and renamed, so kill -9 at any instant leaves either a complete
+message or none. Each recipient keeps its own state, saved after every change while others are
+still pending, so a restart resumes only what is left.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import itertools
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,12 @@ class Queued:
     def pending(self) -> list[Recipient]:
         return [r for r in self.recipients if r.state == PENDING]
 
+    def to_json(self) -> dict[str, Any]:
+        """Shallow, unlike dataclasses.asdict, which deep-copies every user record on each save."""
+        out = dict(vars(self))
+        out["recipients"] = [dict(vars(r)) for r in self.recipients]
+        return out
+
     @staticmethod
     def from_json(text: str) -> Queued:
         raw = json.loads(text)
@@ -63,51 +69,61 @@ class Queued:
 
 
 class Spool:
+    """<spool>/queue/<qid> holds the envelope (first line, JSON) and the message after it, written in
+    one go; <spool>/queue/<qid>.state holds the envelope again once a recipient's state changed
+    while others are still pending. One file per message keeps the accept path to a single create,
+    which is what this file system charges most for."""
+
     def __init__(self, root: Path) -> None:
-        self.data_dir = root / "data"
-        self.env_dir = root / "env"
+        self.dir = root / "queue"
         self.tmp_dir = root / "tmp"
-        for d in (self.data_dir, self.env_dir, self.tmp_dir):
+        for d in (self.dir, self.tmp_dir):
             d.mkdir(parents=True, exist_ok=True)
 
-    def _atomic(self, path: Path, payload: bytes) -> None:
-        tmp = self.tmp_dir / f"{path.parent.name}-{path.name}"
+    def _atomic(self, name: str, payload: bytes) -> None:
+        tmp = self.tmp_dir / name
         with open(tmp, "wb") as f:
             f.write(payload)
-        os.replace(tmp, path)
+        os.replace(tmp, self.dir / name)
 
     def enqueue(self, queued: Queued, data: bytes) -> None:
-        self._atomic(self.data_dir / queued.qid, data)
-        self.save(queued)
+        self._atomic(queued.qid, json.dumps(queued.to_json()).encode() + b"\n" + data)
 
     def exists(self, qid: str) -> bool:
-        return (self.env_dir / qid).exists()
+        return (self.dir / qid).exists()
 
     def save(self, queued: Queued) -> None:
-        self._atomic(self.env_dir / queued.qid, json.dumps(asdict(queued)).encode())
+        self._atomic(f"{queued.qid}.state", json.dumps(queued.to_json()).encode())
 
     def data(self, qid: str) -> bytes:
-        return (self.data_dir / qid).read_bytes()
+        with open(self.dir / qid, "rb") as f:
+            f.readline()
+            return f.read()
 
     def remove(self, qid: str) -> None:
-        """Envelope first: once it is gone the message counts as done even if the data lingers."""
-        for path in (self.env_dir / qid, self.data_dir / qid):
+        """The message file first: once it is gone the message counts as done."""
+        for name in (qid, f"{qid}.state"):
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
+                os.unlink(self.dir / name)
 
     def load(self) -> list[Queued]:
-        """Everything accepted and not finished; drops data that was never acknowledged."""
+        """Everything accepted and not finished, with the latest saved recipient states."""
         queued = []
-        for name in sorted(os.listdir(self.env_dir)):
+        names = set(os.listdir(self.dir))
+        for name in sorted(names):
+            if name.endswith(".state"):
+                if name.removesuffix(".state") not in names:
+                    os.unlink(self.dir / name)  # its message finished; the state outlived it
+                continue
             try:
-                queued.append(Queued.from_json((self.env_dir / name).read_text()))
+                if f"{name}.state" in names:
+                    queued.append(Queued.from_json((self.dir / f"{name}.state").read_text()))
+                else:
+                    with open(self.dir / name, "rb") as f:
+                        queued.append(Queued.from_json(f.readline().decode()))
             except (ValueError, TypeError, KeyError):
-                os.replace(self.env_dir / name, self.tmp_dir / f"corrupt-{name}")
-        known = {q.qid for q in queued}
-        for name in os.listdir(self.data_dir):
-            if name not in known:
-                os.unlink(self.data_dir / name)
+                os.replace(self.dir / name, self.tmp_dir / f"corrupt-{name}")
         for name in os.listdir(self.tmp_dir):
             if not name.startswith("corrupt-"):
-                os.unlink(self.tmp_dir / name)
+                os.unlink(self.tmp_dir / name)  # never renamed into the queue: never acknowledged
         return queued
