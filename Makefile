@@ -1,7 +1,7 @@
 # maildrill — common tasks; see README.md. The two set-up commands are `make run` and `make test`.
 PYTHON ?= python3
 USERS ?= 1000
-DEBIAN_TOOLS = swaks curl postfix
+DEBIAN_TOOLS = swaks curl postfix bind9-dnsutils
 
 .PHONY: run install deps up down status check test lint format bench clean
 
@@ -14,7 +14,7 @@ install: deps
 
 # swaks and curl are the tests' real clients; postfix only for smtp-source (benchmarks), never run
 deps:
-	@if ! command -v swaks >/dev/null || ! command -v curl >/dev/null || ! command -v smtp-source >/dev/null; then \
+	@if ! command -v swaks >/dev/null || ! command -v curl >/dev/null || ! command -v smtp-source >/dev/null || ! command -v dig >/dev/null; then \
 	  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEBIAN_TOOLS) >/dev/null; \
 	  postfix stop >/dev/null 2>&1 || true; \

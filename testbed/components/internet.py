@@ -24,6 +24,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from testbed import rpc
 from testbed.errors import RemoteError
+from testbed.netem import LINKS
 from testbed.runtime.context import ServiceContext
 from testbed.runtime.serve import run_asyncio
 from testbed.topology.endpoints import hosted_mx
@@ -87,21 +88,46 @@ def _text(value: bytes | str) -> str:
     return value.decode(errors="replace") if isinstance(value, bytes) else value
 
 
-def _send(mx: tuple[str, int], mail_from: str, rcpt_tos: list[str], data: bytes) -> dict[str, Any]:
-    """Deliver like a remote MTA: per-recipient refusals are reported, not raised."""
-    try:
-        with smtplib.SMTP(mx[0], mx[1], timeout=30) as smtp:
-            refused = smtp.sendmail(mail_from, rcpt_tos, data)
-    except smtplib.SMTPRecipientsRefused as exc:
-        refused = exc.recipients
-    except smtplib.SMTPResponseException as exc:
-        raise RemoteError("smtp_error", f"{exc.smtp_code} {_text(exc.smtp_error)}") from exc
-    except OSError as exc:
-        raise RemoteError("smtp_error", f"cannot reach {mx[0]}:{mx[1]}: {exc}") from exc
+def _send(
+    mxs: list[tuple[str, int]], mail_from: str, rcpt_tos: list[str], data: bytes
+) -> dict[str, Any]:
+    """Deliver like a remote MTA: the MX hosts in order until one answers; per-recipient refusals
+    are reported, not raised."""
+    unreachable: list[str] = []
+    for mx in mxs:
+        try:
+            faults = LINKS.before_connect_sync(mx[0], 30)  # link faults: testbed/netem.py
+            with smtplib.SMTP(mx[0], mx[1], timeout=30) as smtp:
+                time.sleep(LINKS.delay(faults, len(data)))
+                refused = smtp.sendmail(mail_from, rcpt_tos, data)
+        except smtplib.SMTPRecipientsRefused as exc:
+            refused = exc.recipients
+        except smtplib.SMTPResponseException as exc:
+            raise RemoteError("smtp_error", f"{exc.smtp_code} {_text(exc.smtp_error)}") from exc
+        except OSError as exc:
+            unreachable.append(f"{mx[0]}:{mx[1]}: {exc}")
+            continue
+        break
+    else:
+        raise RemoteError("smtp_error", f"cannot reach {'; '.join(unreachable)}")
     return {
         "accepted": [r for r in rcpt_tos if r not in refused],
         "refused": {r: [code, _text(text)] for r, (code, text) in refused.items()},
     }
+
+
+async def _hosted_mxs(ctx: ServiceContext, domain: str) -> list[tuple[str, int]]:
+    """The domain's MX hosts from the testbed's DNS, like a real remote MTA; the front end's
+    address when DNS has nothing to say (server down, zone missing)."""
+    from testbed.components.dns.resolver import DnsError, resolve_mx
+
+    try:
+        return await resolve_mx(ctx.topology, domain) if domain else [hosted_mx(ctx.topology)]
+    except DnsError as exc:
+        ctx.log.warning(
+            "MX lookup for %s failed (%s); using %s", domain, exc, hosted_mx(ctx.topology)
+        )
+        return [hosted_mx(ctx.topology)]
 
 
 def main(ctx: ServiceContext) -> None:
@@ -111,7 +137,8 @@ def main(ctx: ServiceContext) -> None:
     async def send(p: dict[str, Any]) -> dict[str, Any]:
         data = rpc.unb64(p["data"])
         rcpts = [str(r) for r in p["rcpt_tos"]]
-        return await asyncio.to_thread(_send, hosted_mx(ctx.topology), p["mail_from"], rcpts, data)
+        mxs = await _hosted_mxs(ctx, rcpts[0].rpartition("@")[2] if rcpts else "")
+        return await asyncio.to_thread(_send, mxs, p["mail_from"], rcpts, data)
 
     async def received(_p: dict[str, Any]) -> list[dict[str, Any]]:
         return mail.records
