@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from testbed.errors import RemoteError, ServiceUnavailable
+from testbed.netem import LINKS, PARTITION_WAIT_S
 
 Handler = Callable[[dict[str, Any]], Awaitable[Any]]
 Address = tuple[str, int]
@@ -87,23 +88,36 @@ async def call(
 
 
 async def _call(addr: Address, method: str, params: dict[str, Any]) -> Any:
+    await LINKS.before_connect(addr[0])
     reader, writer = await asyncio.open_connection(addr[0], addr[1], limit=MAX_LINE)
     try:
-        reply = await _exchange(reader, writer, method, params)
+        reply = await _exchange(reader, writer, method, params, addr)
     finally:
         writer.close()
     return _result(reply)
 
 
 async def _exchange(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, method: str, params: dict[str, Any]
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    method: str,
+    params: dict[str, Any],
+    addr: Address,
 ) -> dict[str, Any]:
     req_id = next(_ids)
-    writer.write(json.dumps({"id": req_id, "method": method, "params": params}).encode() + b"\n")
+    request = json.dumps({"id": req_id, "method": method, "params": params}).encode() + b"\n"
+    faults = LINKS.active(addr[0])  # link faults (testbed/netem.py); empty when none
+    if faults:
+        if any(f.kind == "partition" for f in faults):
+            await asyncio.sleep(PARTITION_WAIT_S)  # nothing gets through; the caller times out
+        await LINKS.exchange(faults, len(request))
+    writer.write(request)
     await writer.drain()
     line = await reader.readline()
     if not line:
         raise ConnectionResetError("connection closed before the answer")
+    if faults:
+        await LINKS.exchange(faults, len(line))
     return dict(json.loads(line))
 
 
@@ -145,6 +159,7 @@ class Pool:
             except (ConnectionResetError, BrokenPipeError):
                 continue  # went stale while idle; the request was not answered: try afresh
             return reply
+        await LINKS.before_connect(addr[0])
         reader, writer = await asyncio.open_connection(addr[0], addr[1], limit=MAX_LINE)
         return await self._use(addr, reader, writer, method, params)
 
@@ -157,7 +172,7 @@ class Pool:
         params: dict[str, Any],
     ) -> dict[str, Any]:
         try:
-            reply = await _exchange(reader, writer, method, params)
+            reply = await _exchange(reader, writer, method, params, addr)
         except BaseException:
             writer.close()  # includes cancellation by a timeout: a late answer must not be reused
             raise

@@ -14,6 +14,10 @@ from typing import Any
 
 import click
 
+from testbed.cli.faults_cmd import register as register_faults
+from testbed.cli.faults_cmd import repair
+from testbed.cli.node_cmd import register as register_node_commands
+from testbed.cli.scenario_cmd import register as register_scenario_commands
 from testbed.errors import AlreadyRunningError, MaildrillError
 from testbed.home import ENV_HOME, Home
 from testbed.runtime.backend import Backend, ServiceState
@@ -86,6 +90,7 @@ def node_table(states: list[ServiceState]) -> str:
 def up(obj: Context, topology: Path | None, users: int, seed: int, backend: str | None) -> None:
     """Provision the testbed and start every node; returns when all are healthy."""
     runner = obj.backend(backend)
+    repair(obj.home, teardown=not runner.is_up())  # leftovers of earlier faults
     try:
         states = runner.up(topology, users, seed)
     except AlreadyRunningError:
@@ -103,6 +108,7 @@ def up(obj: Context, topology: Path | None, users: int, seed: int, backend: str 
 @pass_ctx
 def down(obj: Context) -> None:
     """Stop every process of the testbed; nothing is left behind."""
+    repair(obj.home, teardown=True)  # faults reverted, storage restored, before stopping
     stopped = obj.backend().down()
     click.echo(f"down: {stopped} processes stopped")
 
@@ -246,6 +252,11 @@ def cluster(obj: Context, command: str, args: tuple[str, ...], node: str | None)
     node = node or topo.spec.mss.nodes[0]
     topo.node(node)
     sys.exit(getattr(commands, command)(obj.home, list(args), node))
+
+
+register_faults(cli)  # faults, inject, revert, doctor
+register_node_commands(cli, pass_ctx)  # exec, shell, mail-log
+register_scenario_commands(cli)  # schema, validate
 
 
 def main() -> None:

@@ -48,6 +48,23 @@ def _write(home: Home, state: dict[str, Any]) -> None:
         json.dump(state, f, indent=1)
     os.replace(tmp, path)
     _cache.pop(path, None)
+    _sync_devices(home, state)
+
+
+def _sync_devices(home: Home, state: dict[str, Any]) -> None:
+    """The array's devices (one per LUN, /dev/clsp<i>) appear in an MSS node's /dev only while
+    its HBA path works and the array is powered: the plan's `ls /dev/clsp*` judgement."""
+    luns = sorted(p.name for p in home.luns.iterdir()) if home.luns.exists() else []
+    for node, path in state["paths"].items():
+        dev = home.node_root(node) / "dev"
+        dev.mkdir(parents=True, exist_ok=True)
+        visible = path == "up" and state["status"] != "offline"
+        for i, lun in enumerate(luns):
+            device = dev / f"clsp{i}"
+            if visible and not device.exists():
+                device.write_text(f"{lun}\n")
+            elif not visible:
+                device.unlink(missing_ok=True)
 
 
 def provision_array(home: Home, topology: Topology) -> None:

@@ -27,8 +27,13 @@ QUOTA_MESSAGE = "Destination mailbox exceeds quota"
 
 
 def mailbox_dir(luns: Path, user: User) -> Path:
+    """The user's mailbox on the array (luns/<mailroot>/<domain>/<local>)."""
+    return _in_mailroot(luns / str(user["mailroot"]), user)
+
+
+def _in_mailroot(mailroot_dir: Path, user: User) -> Path:
     local, _, domain = str(user["address"]).lower().rpartition("@")
-    return luns / str(user["mailroot"]) / quote(domain, safe="") / quote(local, safe="")
+    return mailroot_dir / quote(domain, safe="") / quote(local, safe="")
 
 
 def provision_mailbox_info(home: Home, users: list[User]) -> None:
@@ -133,7 +138,7 @@ def _unquote(name: str) -> str:
 
 
 class MailStore:
-    """All mailboxes of one mailroot; one instance per mss process."""
+    """All mailboxes of one mailroot (the folder its mss.ini MailDir names); one per mss process."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -143,6 +148,6 @@ class MailStore:
         address = str(user["address"]).lower()
         box = self.boxes.get(address)
         if box is None:
-            box = self.boxes[address] = Mailbox(mailbox_dir(self.root.parent, user), user)
+            box = self.boxes[address] = Mailbox(_in_mailroot(self.root, user), user)
         box.user = user  # the UAS record may have changed (quota, level)
         return box

@@ -11,6 +11,7 @@ from typing import Any
 
 from testbed import rpc
 from testbed.errors import RemoteError
+from testbed.faultpoints import FAULTPOINTS
 from testbed.runtime.context import ServiceContext
 from testbed.runtime.serve import run_asyncio
 
@@ -44,6 +45,11 @@ def forwarders(
             root = str(params.get("user", {}).get("mailroot", ""))
             if root not in topology.spec.mss.mailroots:
                 raise RemoteError("no_mailbox", f"unknown mailroot {root!r}")
+            rule = FAULTPOINTS.fire("mapis", method)  # protocol faults: slow or failing answers
+            if rule is not None:
+                await asyncio.sleep(float(rule.get("delay", 0.0)))
+                if rule.get("error"):
+                    raise RemoteError(str(rule["error"]), str(rule.get("message", "")))
             addr = (ctx.address, topology.mss_port(root))
             return await pool.call(addr, method, params, timeout=FORWARD_TIMEOUT)
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from testbed import rpc
 from testbed.components import array
 from testbed.components.mailstore import Mailbox, MailStore
-from testbed.errors import RemoteError
+from testbed.components.mssconfig import log_restart, read_maildir
+from testbed.errors import MaildrillError, RemoteError
 from testbed.home import Home
 from testbed.runtime.context import ServiceContext
 from testbed.runtime.serve import run_asyncio
@@ -24,12 +26,21 @@ Params = dict[str, Any]
 
 
 class MailrootService:
-    def __init__(self, home: Home, node: str, mailroot: str) -> None:
+    def __init__(
+        self,
+        home: Home,
+        node: str,
+        mailroot: str,
+        maildir: Path | None = None,
+        on_array: bool = True,
+    ) -> None:
         self.home, self.node, self.mailroot = home, node, mailroot
-        self.store = MailStore(home.luns / mailroot)
+        self.on_array = on_array  # a temporary mailroot on local disk never asks the array
+        self.store = MailStore(maildir or home.luns / mailroot)
 
     def _box(self, p: Params, write: bool) -> Mailbox:
-        array.check_io(self.home, self.node, write, self.mailroot)
+        if self.on_array:
+            array.check_io(self.home, self.node, write, self.mailroot)
         user = p["user"]
         if user.get("mailroot") != self.mailroot:
             raise RemoteError("no_mailbox", f"{user.get('address')} is not on {self.mailroot}")
@@ -168,14 +179,24 @@ class MailrootService:
 
 
 def main(ctx: ServiceContext) -> None:
-    mailroot = ctx.service.instance
-    service = MailrootService(ctx.home, ctx.node.name, mailroot)
+    mailroot, node = ctx.service.instance, ctx.node.name
+    try:
+        maildir = read_maildir(ctx.home, node, mailroot)
+    except MaildrillError as exc:
+        log_restart(ctx.home, node, f"mss.{mailroot} FAILED: {exc}")
+        raise SystemExit(f"mss.{mailroot}: {exc}") from exc
+    service = MailrootService(ctx.home, node, mailroot, maildir.path, maildir.on_array)
     servers: list[asyncio.Server] = []
 
     async def start() -> None:
-        array.reserve(ctx.home, mailroot, ctx.node.name)
+        if maildir.on_array:
+            array.reserve(ctx.home, mailroot, node)
         servers.append(await rpc.serve(ctx.address, ctx.service.port, service.handlers()))
-        ctx.log.info("serving mailroot %s (array reservation taken)", mailroot)
+        where = "disk array" if maildir.on_array else "local disk"
+        log_restart(
+            ctx.home, node, f"mss.{mailroot} started MailDir={maildir.configured} ({where}) ready"
+        )
+        ctx.log.info("serving mailroot %s from %s", mailroot, maildir.configured)
 
     async def stop() -> None:
         for server in servers:

@@ -8,11 +8,13 @@ aimc.ini at it while the primaries or the database are down.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from testbed import rpc
 from testbed.components.accounts import AccountStore
 from testbed.errors import RemoteError, ServiceUnavailable
+from testbed.faultpoints import FAULTPOINTS
 from testbed.runtime.context import ServiceContext
 from testbed.runtime.serve import run_asyncio
 
@@ -34,6 +36,23 @@ def database_handlers(db: rpc.Address, pool: rpc.Pool) -> dict[str, rpc.Handler]
     return {m: forward(m) for m in ("authenticate", "lookup", "domains")}
 
 
+def with_faultpoints(handlers: dict[str, rpc.Handler]) -> dict[str, rpc.Handler]:
+    """Protocol faults (testbed/faults/uas_*.py): slow answers, valid passwords rejected."""
+
+    def wrap(method: str, handler: rpc.Handler) -> rpc.Handler:
+        async def answer(params: dict[str, Any]) -> Any:
+            rule = FAULTPOINTS.fire("uas", method)
+            if rule is not None:
+                await asyncio.sleep(float(rule.get("delay", 0.0)))
+                if rule.get("error"):
+                    raise RemoteError(str(rule["error"]), str(rule.get("message", "")))
+            return await handler(params)
+
+        return answer
+
+    return {m: wrap(m, h) for m, h in handlers.items()}
+
+
 def main(ctx: ServiceContext) -> None:
     spec = ctx.topology.spec
     store: AccountStore | None = None
@@ -46,7 +65,7 @@ def main(ctx: ServiceContext) -> None:
         handlers = database_handlers((db_node.address, spec.ports.acctdb), pool)
 
     async def start() -> None:
-        await rpc.serve(ctx.address, ctx.service.port, handlers, reuse_port=True)
+        await rpc.serve(ctx.address, ctx.service.port, with_faultpoints(handlers), reuse_port=True)
 
     async def stop() -> None:
         pool.close()

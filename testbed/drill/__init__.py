@@ -1,1 +1,1 @@
-
+"""Drills: scenario files, the runner (steady state → faults → response → revert → score)."""

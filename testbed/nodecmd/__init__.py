@@ -43,16 +43,16 @@ COMMANDS = [
         "aimc_start", "opt/aimc/aimc_start", ("frontend",), "testbed.nodecmd.frontend:aimc_start"
     ),
     NodeCommand(
-        "hagrp", "opt/VRTSvcs/bin/hagrp", ("mss",), "testbed.components.cluster.commands:hagrp"
+        "hagrp", "opt/VRTSvcs/bin/hagrp", ("mss",), "testbed.nodecmd.cluster:hagrp"
     ),
     NodeCommand(
         "hastatus",
         "opt/VRTSvcs/bin/hastatus",
         ("mss",),
-        "testbed.components.cluster.commands:hastatus",
+        "testbed.nodecmd.cluster:hastatus",
     ),
     NodeCommand(
-        "hastop", "opt/VRTSvcs/bin/hastop", ("mss",), "testbed.components.cluster.commands:hastop"
+        "hastop", "opt/VRTSvcs/bin/hastop", ("mss",), "testbed.nodecmd.cluster:hastop"
     ),
     NodeCommand("alteon", "opt/alteon/bin/alteon", ("lb",), "testbed.components.lb.commands:main"),
 ]

@@ -13,7 +13,9 @@ from pathlib import Path
 import psutil
 
 from testbed.errors import UnknownNodeError
+from testbed.faultpoints import FAULTPOINTS
 from testbed.home import Home
+from testbed.netem import configure_process
 from testbed.runtime.context import ServiceContext, configure_logging
 from testbed.topology.model import Service, Topology
 
@@ -61,9 +63,19 @@ def _entry(kind: str):  # type: ignore[no-untyped-def]
     return getattr(importlib.import_module(module), func)
 
 
+def crash_marker(home: Home, node: str, name: str) -> Path:
+    """While this file exists the service dies at start (the crash_loop fault)."""
+    return home.node_root(node) / "var" / "run" / f"{name}.crashloop"
+
+
 def run_service(home: Home, node: str, name: str) -> None:
+    if crash_marker(home, node, name).exists():
+        raise SystemExit(f"{node}/{name}: crashed at start ({crash_marker(home, node, name)})")
     ctx = ServiceContext(home, home.topology.node(node), service_spec(home.topology, node, name))
     os.chdir(home.node_root(node))
+    os.environ["MAILDRILL_NODE"] = node
+    configure_process(home.root, node, home.topology)  # link faults apply to this node's traffic
+    FAULTPOINTS.configure(home.root, node)  # protocol faults inside the components
     configure_logging(ctx)
     ctx.log.info("starting %s on %s:%s (pid %d)", name, ctx.address, ctx.service.port, os.getpid())
     _entry(ctx.service.kind)(ctx)

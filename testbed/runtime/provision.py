@@ -22,9 +22,14 @@ def provision(home: Home, topology_file: Path | None, users: int, seed: int) -> 
     """Write everything a testbed needs before its processes start; returns timings (seconds)."""
     from testbed.components.array import provision_array
     from testbed.components.cluster.state import provision_cluster
+    from testbed.components.dns.zones import provision_dns
     from testbed.components.frontend_config import provision_accounts, provision_frontends
+    from testbed.components.lb.config import provision_lb
     from testbed.components.mailstore import provision_mailbox_info
+    from testbed.components.mssconfig import provision_mss_config
     from testbed.components.mta.tls import ensure_certificate
+    from testbed.components.web.provision import provision_web
+    from testbed.nodecmd import install_commands
     from testbed.users import generate_users
 
     timings: dict[str, float] = {}
@@ -57,8 +62,13 @@ def provision(home: Home, topology_file: Path | None, users: int, seed: int) -> 
     provision_accounts(home, topology, people)
     lap("accounts")
     provision_frontends(home, topology)
+    provision_lb(home, topology)
+    provision_web(home, topology)
     provision_array(home, topology)
+    provision_mss_config(home, topology)
+    install_commands(home, topology)
     provision_cluster(home, topology)
+    provision_dns(home, topology)
     provision_mailbox_info(home, people)
     lap("storage")
     ensure_certificate(home.tls_dir)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from testbed import rpc
+from testbed.components.array import provision_array
 from testbed.components.cluster import commands
 from testbed.components.cluster.state import (
     provision_cluster,
@@ -19,6 +20,7 @@ from testbed.components.cluster.state import (
     system_state,
     update_state,
 )
+from testbed.components.mssconfig import provision_mss_config
 from testbed.home import Home
 from testbed.runtime import launch
 from testbed.runtime.health import listening
@@ -61,10 +63,8 @@ def _gone(pid: int) -> bool:
 @pytest.fixture
 def home(make_home) -> Iterator[Home]:
     home = make_home(NETWORK, mss={"heartbeat_timeout": 1.5})
-    if importlib.util.find_spec("testbed.components.array"):
-        from testbed.components.array import provision_array
-
-        provision_array(home, home.topology)
+    provision_array(home, home.topology)
+    provision_mss_config(home, home.topology)
     provision_cluster(home, home.topology)
     try:
         yield home

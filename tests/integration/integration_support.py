@@ -127,6 +127,23 @@ class Testbed:
         box.login(user["address"], user["password"])
         return box
 
+    def can_login_imap(self, user: dict[str, Any]) -> bool:
+        host, p = self.endpoints["imap"]
+        try:
+            box = imaplib.IMAP4(host, p, timeout=30)
+        except OSError:
+            return False
+        try:
+            box.login(user["address"], user["password"])
+            return True
+        except (imaplib.IMAP4.error, OSError):
+            return False
+        finally:
+            box.shutdown()
+
+    def frontends(self) -> list[str]:
+        return [n for n, v in self.topology["nodes"].items() if v["role"] == "frontend"]
+
     def inbox_ids(self, user: dict[str, Any]) -> list[str]:
         """Message-IDs in the user's INBOX, read over IMAP."""
         box = self.imap(user)

@@ -9,17 +9,20 @@ nothing new; the recipient's state is saved after every outcome.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import smtplib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from testbed.components.dns.resolver import DnsPermanent, DnsTemporary
 from testbed.components.mapic import MapiError
 from testbed.components.mta.dsn import bounce
 from testbed.components.mta.maillog import MailLog
 from testbed.components.mta.spool import BOUNCED, DELIVERED, Queued, Recipient, Spool
 from testbed.components.uas_client import AuthFailed, AuthUnavailable
+from testbed.netem import LINKS
 
 MX = tuple[str, int]
 
@@ -66,7 +69,9 @@ def smtp_send(
     last = "no MX"
     for host, port in mxs:
         try:
+            faults = LINKS.before_connect_sync(host, timeout)  # link faults: testbed/netem.py
             with smtplib.SMTP(host, port, local_hostname=helo, timeout=timeout) as smtp:
+                time.sleep(LINKS.delay(faults, len(data)))
                 refused = smtp.sendmail(sender, rcpts, data)
             return {r: (c, m.decode(errors="replace")) for r, (c, m) in refused.items()}
         except smtplib.SMTPRecipientsRefused as exc:
@@ -93,7 +98,7 @@ class Deliverer:
         uas: Directory,
         maillog: MailLog,
         settings: DeliverySettings,
-        resolve_mx: Callable[[str], list[MX]],
+        resolve_mx: Callable[[str], list[MX] | Awaitable[list[MX]]],
     ) -> None:
         self.spool, self.mapi, self.uas, self.maillog = spool, mapi, uas, maillog
         self.settings = settings
@@ -178,7 +183,7 @@ class Deliverer:
         async def send() -> None:
             refused = await asyncio.to_thread(
                 smtp_send,
-                self.resolve_mx(domain),
+                await self._mx(domain),
                 q.sender,
                 [r.address for r in rcpts],
                 data,
@@ -197,6 +202,16 @@ class Deliverer:
             await send()
         except (Temporary, Permanent) as exc:
             await self._outcome(q, rcpts, _raise(exc))
+
+    async def _mx(self, domain: str) -> list[MX]:
+        """The domain's MX hosts; a DNS failure defers (no answer) or bounces (no such domain)."""
+        try:
+            found = self.resolve_mx(domain)
+            return await found if inspect.isawaitable(found) else found
+        except DnsTemporary as exc:
+            raise Temporary(str(exc)) from exc
+        except DnsPermanent as exc:
+            raise Permanent(str(exc)) from exc
 
     async def _outcome(self, q: Queued, rcpts: list[Recipient], attempt: Any) -> None:
         try:

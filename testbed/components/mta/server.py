@@ -21,6 +21,7 @@ from testbed import rpc
 from testbed.components.mta.delivery import Deliverer, DeliverySettings, Directory
 from testbed.components.mta.spool import Queued, Recipient, Spool, new_queue_id
 from testbed.components.uas_client import AuthFailed, AuthUnavailable, UasClient
+from testbed.faultpoints import FAULTPOINTS
 from testbed.runtime.context import ServiceContext
 from testbed.runtime.serve import run_asyncio
 
@@ -42,6 +43,29 @@ SIMPLE_PATH = re.compile(
 
 class MtaSMTP(SMTP):
     """aiosmtpd parses AUTH PLAIN/LOGIN; the UAS check is asynchronous, so it happens here."""
+
+    async def _handle_client(self) -> None:
+        rule = FAULTPOINTS.fire("mta", "connect")  # protocol fault: refuse at the greeting
+        if rule is not None:
+            await self.push(_reply(rule))
+            if self.transport is not None:
+                self.transport.close()
+            return
+        await super()._handle_client()
+
+    async def smtp_EHLO(self, hostname: str) -> None:  # noqa: N802
+        rule = FAULTPOINTS.fire("mta", "ehlo")
+        if rule is not None:
+            await self.push(_reply(rule))
+            return
+        await super().smtp_EHLO(hostname)
+
+    async def smtp_AUTH(self, arg: str) -> None:  # noqa: N802
+        rule = FAULTPOINTS.fire("mta", "auth")
+        if rule is not None:
+            await self.push(_reply(rule))
+            return
+        await super().smtp_AUTH(arg)
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         match = SIMPLE_PATH.match(arg)
@@ -77,6 +101,12 @@ class MtaSMTP(SMTP):
         return await self._check(await super().auth_LOGIN(server, args))
 
 
+def _reply(rule: dict[str, Any]) -> str:
+    code = int(rule.get("code", 451))
+    default = "4.3.0 Temporary failure" if code < 500 else "5.3.0 Permanent failure"
+    return f"{code} {rule.get('message') or default}"
+
+
 def _accept_for_checking(*args: Any) -> AuthResult:
     return AuthResult(success=True, auth_data=args[4])
 
@@ -102,6 +132,8 @@ class MtaHandler:
         address: str,
         mail_options: list[str],
     ) -> str:
+        if (rule := FAULTPOINTS.fire("mta", "mail")) is not None:
+            return _reply(rule)
         if not session.authenticated and (self.submission or self.settings.is_local(address)):
             return REQUIRE_AUTH
         envelope.mail_from = address
@@ -117,6 +149,8 @@ class MtaHandler:
         address: str,
         rcpt_options: list[str],
     ) -> str:
+        if (rule := FAULTPOINTS.fire("mta", "rcpt")) is not None:
+            return _reply(rule)
         if not self.settings.is_local(address):
             if not session.authenticated:
                 return "554 5.7.1 Relay access denied"
@@ -136,6 +170,8 @@ class MtaHandler:
         return "250 2.1.5 Ok"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        if (rule := FAULTPOINTS.fire("mta", "data")) is not None:
+            return _reply(rule)
         qid = new_queue_id()
         raw = envelope.original_content or b""
         data = self._headers(qid, session, raw) + raw
