@@ -137,7 +137,7 @@ def status(obj: Context, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def endpoints(obj: Context, as_json: bool) -> None:
-    """Where clients connect: SMTP, submission, POP3, IMAP."""
+    """Where clients connect: the VIP for SMTP, submission, POP3, IMAP, HTTP; and the DNS server."""
     from testbed.topology.endpoints import client_endpoints
 
     eps = client_endpoints(_topology(obj))

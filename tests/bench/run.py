@@ -149,8 +149,9 @@ def main() -> None:
         rcpts = rcpts[:4]  # four mailroots on both MSS nodes; one smtp-source per front end
         topology = json.loads((home / "topology.json").read_text())
         smtp_port = topology["spec"]["ports"]["smtp"]
-        fronts = [(n["address"], smtp_port) for n in topology["nodes"].values()
-                  if n["role"] == "frontend"]
+        fronts = [
+            (n["address"], smtp_port) for n in topology["nodes"].values() if n["role"] == "frontend"
+        ]
 
         watch = MemoryWatch(str(home))
         watch.start()
@@ -179,6 +180,11 @@ def main() -> None:
             f"{watch.peak_pss / 2**20:.0f} MB PSS  (target <= 800 MB); "
             f"summed per-process RSS {watch.peak_rss / 2**20:.0f} MB counts shared pages repeatedly"
         )
+        print("load balancer (issue 3): latency added by the VIP path, and the failover gap")
+        sys.path.insert(0, str(Path(__file__).parent))
+        import lb_bench
+
+        print("   " + lb_bench.report(lb_bench.run(home, rounds=100)).replace("\n", "\n   "))
     finally:
         subprocess.run([*cli, "down"], env=env, capture_output=True, timeout=120)
         shutil.rmtree(work, ignore_errors=True)
