@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from testbed.cli.drill_cmd import register as register_drill_commands
 from testbed.cli.faults_cmd import register as register_faults
 from testbed.cli.faults_cmd import repair
 from testbed.cli.node_cmd import register as register_node_commands
@@ -257,6 +258,7 @@ def cluster(obj: Context, command: str, args: tuple[str, ...], node: str | None)
 register_faults(cli)  # faults, inject, revert, doctor
 register_node_commands(cli, pass_ctx)  # exec, shell, mail-log
 register_scenario_commands(cli)  # schema, validate
+register_drill_commands(cli, pass_ctx)  # drill, monitor, traffic, ledger
 
 
 def main() -> None:

@@ -29,6 +29,7 @@ from testbed.home import Home
 Say = Callable[[str], None]
 STEADY_WAIT_S = 60.0
 DRAIN_WAIT_S = 60.0
+AUTOMATION_GRACE_S = 30.0  # after a failed automation, how long the drill still waits
 
 
 @dataclass
@@ -50,6 +51,7 @@ class DrillRun:
     started: float = 0.0
     response: subprocess.Popen[str] | None = None
     abort_reason: str = ""
+    injected_at: list[float] = field(default_factory=list)
 
     # --- phases ----------------------------------------------------------------------------
     def run(self) -> None:
@@ -108,7 +110,7 @@ class DrillRun:
             traffic = Traffic(
                 self.home,
                 self.scenario.load.rate,
-                dict(self.scenario.load.mix),
+                {str(k): v for k, v in self.scenario.load.mix.items()},
                 self.scenario.users.seed,
             )
             self._thread("traffic", lambda: traffic.run(self.stop))
@@ -150,6 +152,7 @@ class DrillRun:
 
             def inject(k: int, spec: Any = spec, occ: list[Any] = occ) -> str:
                 fid = injector.inject(self.home, spec.type, spec.target, spec.params)
+                self.injected_at.append(time.monotonic())
                 self.options.say(
                     f"{self._elapsed():7.1f} s  injected {spec.type} "
                     f"on {spec.target or 'default'} ({fid})"
@@ -188,19 +191,24 @@ class DrillRun:
                 "the drill ends when service is restored and the layout is normal"
             )
         last_report = last_check = 0.0
+        failed_at: float | None = None
         while True:
             elapsed = self._elapsed()
             if elapsed > limit:
                 self.abort_reason = f"abort.after ({limit:.0f} s) reached"
                 break
             if self.response is not None and self.response.poll() is not None:
-                self.options.say(
-                    f"{elapsed:7.1f} s  response finished (exit {self.response.returncode})"
-                )
-                journal.append(self.home, "response_end", exit=self.response.returncode)
+                code = self.response.returncode
+                self.options.say(f"{elapsed:7.1f} s  response finished (exit {code})")
+                journal.append(self.home, "response_end", exit=code)
                 self.response = None
+                if code != 0:
+                    failed_at = elapsed
+            if failed_at is not None and elapsed - failed_at > AUTOMATION_GRACE_S:
+                self.abort_reason = "the automation failed and service was not restored"
+                break
             due = elapsed > first + 1.0 and elapsed - last_check >= 2.0
-            if due and self.response is None:
+            if due and self.response is None and not self._injections_pending():
                 last_check = elapsed
                 if self._resolved():
                     self.options.say(f"{elapsed:7.1f} s  service restored and layout normal")
@@ -214,7 +222,7 @@ class DrillRun:
         self.stop.wait(max(0.0, until - self._elapsed()))
 
     def _start_response(self, command: str) -> None:
-        cwd = self.scenario_path.parent
+        cwd = self.scenario_path.parent.resolve()
         env = {**os.environ, "MAILDRILL_HOME": str(self.home.root)}
         script = cwd / command
         argv = ["bash", str(script)] if script.exists() else ["sh", "-c", command]
@@ -236,11 +244,22 @@ class DrillRun:
             elif line.startswith("+ maildrill") or line.startswith("maildrill "):
                 journal.append(self.home, "command", who="automation", node="", argv=line.split())
 
+    def _injections_pending(self) -> bool:
+        """Some scheduled occurrence has not started, or its inject is still running."""
+        return any(
+            state == "pending" or (state == "active" and k not in tl.handles)
+            for tl in self.timelines
+            for k, state in tl.states.items()
+        )
+
     def _resolved(self) -> bool:
+        """Service back (k probes in a row after the last injection) and the layout normal."""
+        since = max(self.injected_at, default=self.started) + 0.5
+        if not self._all_ok(since=since, k=3):
+            return False
         problems = layout_problems(self.home)
-        normal = not problems
-        journal.append(self.home, "layout", normal=normal, detail="; ".join(problems[:5]))
-        return normal and self._all_ok(since=self.started, k=3)
+        journal.append(self.home, "layout", normal=not problems, detail="; ".join(problems[:5]))
+        return not problems
 
     def _status_line(self, elapsed: float) -> str:
         alarms = {}
@@ -261,12 +280,15 @@ class DrillRun:
                 self.response.wait(10)
             except subprocess.TimeoutExpired:
                 self.response.kill()
+        self.stop.set()  # no new injection starts; one in progress finishes first
+        for thread in self.threads:
+            if thread.name == "fault-timer":
+                thread.join(60)
         for timeline in self.timelines:
             try:
                 timeline.abort()
-            except MaildrillError as exc:
-                self.options.say(f"revert: {exc}")
-        self.stop.set()
+            except (MaildrillError, KeyError) as exc:
+                self.options.say(f"revert: {exc!r}")
         for entry in injector.active(self.home):
             injector.revert(self.home, entry.id)
         for thread in self.threads:

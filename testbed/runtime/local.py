@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psutil
 
+from testbed.components.cluster.state import read_state
 from testbed.errors import AlreadyRunningError, MaildrillError, NotRunningError
 from testbed.runtime import launch
 from testbed.runtime.backend import Backend, ServiceState
@@ -72,14 +73,19 @@ class LocalBackend(Backend):
         if not self.home.exists:
             raise NotRunningError(f"no testbed in {self.home.root} (run `maildrill up`)")
         topo = self.home.topology
+        groups = read_state(self.home)["groups"]
         out = []
         for node in topo.nodes.values():
             names = [s.name for s in node.services]
+            # a mailroot's mss where it runs, or where the cluster places it (then it may be down);
+            # a pid file left behind where the group no longer lives is history, not a service
+            placed = {f"mss.{r}" for r, g in groups.items() if g.get("node") == node.name}
             names += sorted(
                 p.stem
                 for p in self.home.pid_file(node.name, "x").parent.glob("mss.*.pid")
-                if p.stem not in names
+                if p.stem not in names and (p.stem in placed or launch.read_pid(p))
             )
+            names += sorted(placed - set(names))
             for name in names:
                 spec = launch.service_spec(topo, node.name, name)
                 pid = launch.read_pid(self.home.pid_file(node.name, name))
@@ -130,7 +136,11 @@ class LocalBackend(Backend):
             try:
                 if proc.pid == os.getpid():
                     continue
-                if proc.cwd().startswith(nodes) and proc.exe() == PYTHON or proc.environ().get(MARKER) == str(self.home.root):
+                if (
+                    proc.cwd().startswith(nodes)
+                    and proc.exe() == PYTHON
+                    or proc.environ().get(MARKER) == str(self.home.root)
+                ):
                     found.append(proc)
             except psutil.Error:
                 continue

@@ -39,6 +39,7 @@ def main(ctx: ServiceContext) -> None:
         lambda: submission_endpoint(ctx),
         ctx.node.name,
         ctx.service.port,
+        shared_sessions=ctx.home.root / "web" / "sessions",
     )
     webmail, admin = build_sites(ctx, app)
     admin_port = ctx.topology.spec.ports.http_admin

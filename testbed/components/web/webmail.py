@@ -1,15 +1,16 @@
 """WebMail's pages and flows, independent of the HTTP server that carries them.
 
 Login is checked by the UAS; reading and settings go through MAPIc; sending through the MTA's
-submission port. Sessions are kept in this process's memory only: a session does not survive a
-restart of the webserver (or a switch to another webserver), the user simply logs in again; the
-settings do survive, since they live in the mailbox.
+submission port. Sessions are shared by all webservers through files under <home>/web/sessions
+(the load balancer may send a user's next request to the other webserver, and the backup webserver
+takes over logged-in users); they expire after being idle. Settings live in the mailbox.
 """
 
 from __future__ import annotations
 
 import asyncio
 import html
+import json
 import logging
 import mimetypes
 import secrets
@@ -48,7 +49,7 @@ class Response:
 @dataclass
 class Session:
     user: dict[str, Any]
-    password: str  # kept (in memory only) for SMTP AUTH when the user sends mail
+    password: str  # kept for SMTP AUTH when the user sends mail
     seen: float = field(default_factory=time.monotonic)
 
 
@@ -65,8 +66,12 @@ class WebMail:
         submission: Callable[[], tuple[str, int]],
         node: str,
         port: int,
+        shared_sessions: Path | None = None,
     ) -> None:
         self.webroot = webroot
+        # Sessions shared by every webserver (the load balancer may send a user's next request to
+        # the other one, and a backup webserver takes over logged-in users): one file per token.
+        self.shared = shared_sessions
         self.uas, self.mapi = uas, mapi
         self.submission = submission
         self.node, self.port = node, port
@@ -137,10 +142,31 @@ class WebMail:
         now = time.monotonic()
         for token in [t for t, s in self.sessions.items() if now - s.seen > SESSION_IDLE_S]:
             del self.sessions[token]
-        session = self.sessions.get(req.cookies.get(COOKIE, ""))
+        token = req.cookies.get(COOKIE, "")
+        session = self.sessions.get(token) or self._shared_session(token)
         if session is not None:
             session.seen = now
+            self.sessions[token] = session
         return session
+
+    def _shared_path(self, token: str) -> Path | None:
+        if (
+            self.shared is None
+            or not token
+            or not token.replace("-", "").replace("_", "").isalnum()
+        ):
+            return None
+        return self.shared / token
+
+    def _shared_session(self, token: str) -> Session | None:
+        path = self._shared_path(token)
+        try:
+            if path is None or time.time() - path.stat().st_mtime > SESSION_IDLE_S:
+                return None
+            data = json.loads(path.read_text())
+            return Session(data["user"], data["password"])
+        except (OSError, ValueError, KeyError):
+            return None
 
     def authed(
         self, handler: Callable[[Request, Session], Awaitable[Response]]
@@ -173,13 +199,21 @@ class WebMail:
             )
         token = secrets.token_urlsafe(24)
         self.sessions[token] = Session(user, password)
+        if (path := self._shared_path(token)) is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{token}.tmp")
+            tmp.write_text(json.dumps({"user": user, "password": password}))
+            tmp.replace(path)
         log.info("login %s from %s", user["address"], req.client)
         response = redirect("/inbox")
         response.headers.append(("Set-Cookie", f"{COOKIE}={token}; Path=/; HttpOnly"))
         return response
 
     async def logout(self, req: Request, _session: Session | None) -> Response:
-        self.sessions.pop(req.cookies.get(COOKIE, ""), None)
+        token = req.cookies.get(COOKIE, "")
+        self.sessions.pop(token, None)
+        if (path := self._shared_path(token)) is not None:
+            path.unlink(missing_ok=True)
         response = redirect("/")
         response.headers.append(("Set-Cookie", f"{COOKIE}=; Path=/; Max-Age=0"))
         return response
