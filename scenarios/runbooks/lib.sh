@@ -19,3 +19,9 @@ t=json.load(open(os.path.join(os.environ.get("MAILDRILL_HOME",".maildrill"),"top
 v=t["spec"]
 for k in sys.argv[1].split("."): v=v[k]
 print(" ".join(v) if isinstance(v,list) else v)' "$1"; }
+# svc_state NODE SERVICE: up | starting | down | cold (from the live status)
+svc_state() { services_json | python3 -c 'import json,sys
+d=json.load(sys.stdin); n,s=sys.argv[1],sys.argv[2]
+print(next((x["state"] for x in d["services"] if x["node"]==n and x["service"]==s), "down"))' "$1" "$2"; }
+svc_down() { test "$(svc_state "$1" "$2")" = down; }
+svc_up() { test "$(svc_state "$1" "$2")" = up; }

@@ -133,8 +133,38 @@ def doctor(ctx: click.Context) -> None:
     click.echo("\n".join(repaired) if repaired else "nothing to repair")
 
 
+@click.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def active(ctx: click.Context, as_json: bool) -> None:
+    """The faults that are on now (from the revert ledger)."""
+    from testbed.faults.injector import active as entries
+
+    found = entries(_home(ctx))
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "id": e.id,
+                        "type": e.type,
+                        "target": e.target,
+                        "params": e.params,
+                        "phase": e.phase,
+                    }
+                    for e in found
+                ]
+            )
+        )
+        return
+    for e in found:
+        click.echo(f"{e.id:<32} {e.type:<20} {e.target}")
+    if not found:
+        click.echo("no active faults")
+
+
 def register(cli: click.Group) -> None:
-    for command in (faults_cmd, inject, revert, doctor):
+    for command in (faults_cmd, inject, revert, doctor, active):
         cli.add_command(command)
 
 

@@ -183,7 +183,9 @@ class DrillRun:
         limit = self.scenario.abort.after
         self.options.say(f"faults scheduled; observing (abort after {limit:.0f} s)")
         if self.options.auto and response.automation:
-            self._wait(first + 1.0)
+            self._wait(first)
+            while not self.injected_at and self._elapsed() < limit and self._injections_pending():
+                time.sleep(0.2)  # the automation reacts to a fault that is in place
             self._start_response(response.automation)
         elif response.people:
             self.options.say(
@@ -241,8 +243,8 @@ class DrillRun:
             if line.startswith("STEP: "):
                 journal.append(self.home, "runbook_step", name=line[6:], detail="")
                 self.options.say(f"{self._elapsed():7.1f} s  step: {line[6:]}")
-            elif line.startswith("+ maildrill") or line.startswith("maildrill "):
-                journal.append(self.home, "command", who="automation", node="", argv=line.split())
+            elif line.strip():
+                self.options.say(f"           | {line}")
 
     def _injections_pending(self) -> bool:
         """Some scheduled occurrence has not started, or its inject is still running."""

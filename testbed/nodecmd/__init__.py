@@ -42,17 +42,16 @@ COMMANDS = [
     NodeCommand(
         "aimc_start", "opt/aimc/aimc_start", ("frontend",), "testbed.nodecmd.frontend:aimc_start"
     ),
-    NodeCommand(
-        "hagrp", "opt/VRTSvcs/bin/hagrp", ("mss",), "testbed.nodecmd.cluster:hagrp"
-    ),
+    NodeCommand("hagrp", "opt/VRTSvcs/bin/hagrp", ("mss",), "testbed.nodecmd.cluster:hagrp"),
     NodeCommand(
         "hastatus",
         "opt/VRTSvcs/bin/hastatus",
         ("mss",),
         "testbed.nodecmd.cluster:hastatus",
     ),
+    NodeCommand("hastop", "opt/VRTSvcs/bin/hastop", ("mss",), "testbed.nodecmd.cluster:hastop"),
     NodeCommand(
-        "hastop", "opt/VRTSvcs/bin/hastop", ("mss",), "testbed.nodecmd.cluster:hastop"
+        "migrate.sh", "opt/aimc/setup/migrate.sh", ("mss",), "testbed.nodecmd.migrate:main"
     ),
     NodeCommand("alteon", "opt/alteon/bin/alteon", ("lb",), "testbed.components.lb.commands:main"),
 ]

@@ -82,6 +82,8 @@ class Monitor:
         ehlo = -1.0
         if service == "smtp":
             ok, detail, ehlo = tx.smtp_send(self.endpoints["submission"], user)
+            if ok:  # and mail from the Internet, which depends on the hosted domain's MX
+                ok, detail = tx.inbound(self.home.topology, user)
         elif service == "pop3":
             ok, detail = tx.pop3_retrieve(self.endpoints["pop3"], user)
         elif service == "imap":

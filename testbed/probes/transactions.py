@@ -35,6 +35,32 @@ def _tls() -> ssl.SSLContext:
     return context
 
 
+def inbound(home_topology: Any, user: User) -> tuple[bool, str]:
+    """Mail from the Internet to the user, sent by the Internet node after its own MX lookup."""
+    import asyncio
+
+    from testbed import rpc
+
+    node = home_topology.nodes[home_topology.spec.internet.name]
+    addr = (node.address, home_topology.spec.ports.internet_ctl)
+    msg = EmailMessage()
+    msg["From"], msg["To"] = "probe@example.net", user["address"]
+    msg["Subject"], msg["Message-ID"] = "maildrill inbound probe", f"<in-{uuid.uuid4().hex}@probe>"
+    msg.set_content("probe\n")
+    params = {
+        "mail_from": "probe@example.net",
+        "rcpt_tos": [user["address"]],
+        "data": rpc.b64(msg.as_bytes()),
+    }
+    try:
+        got = asyncio.run(rpc.call(addr, "send", params, timeout=TIMEOUT))
+    except rpc.RemoteError as exc:
+        return False, f"inbound: {exc}"[:200]
+    if user["address"] in got.get("accepted", []):
+        return True, "inbound accepted"
+    return False, f"inbound refused: {got.get('refused')}"[:200]
+
+
 def smtp_send(endpoint: str, user: User) -> tuple[bool, str, float]:
     """Submit a probe message to the user itself; returns (ok, detail, ehlo seconds)."""
     msg = EmailMessage()
@@ -114,8 +140,11 @@ def webmail_read(endpoint: str, user: User) -> tuple[bool, str]:
         if not any(c.name == "AIMCSESSION" for c in jar):
             return False, "login refused"
         with opener.open(f"{base}/inbox", timeout=TIMEOUT) as answer:
-            body = answer.read()
-            return answer.status == 200, f"inbox {answer.status}, {len(body)} bytes"
+            body = answer.read().decode(errors="replace")
+        # the page must be the user's inbox, not whatever a defaced web root serves
+        if user["address"] not in body:
+            return False, f"inbox page does not show {user['address']} ({len(body)} bytes)"
+        return True, f"inbox {len(body)} bytes"
     except OSError as exc:
         return False, _why(exc)
 

@@ -105,9 +105,10 @@ def score(journal: list[Record], ledger: list[Record], plan: Plan, frontends: in
         None,
     )
     ttd = None if alarm is None else alarm["mono"] - t0
-    milestones = [
-        Milestone("detected", ttd, limits["detected"], _verdict(ttd, limits["detected"], elapsed))
-    ]
+    detected = Milestone(
+        "detected", ttd, limits["detected"], _verdict(ttd, limits["detected"], elapsed)
+    )
+    milestones = [detected]
     ttm: dict[str, float | None] = {}
     for cls in CLASSES:
         times = [restored_at(series.get((s, cls), []), plan.k) for s in affected]
@@ -137,11 +138,14 @@ def score(journal: list[Record], ledger: list[Record], plan: Plan, frontends: in
             ):
                 ttr = r["mono"] - t0
                 break
+    if ttd is None and all(v is not None for v in ttm.values()):
+        detected.verdict = "n/a"  # service came back before any alarm could be raised
+        notes.append("restored before monitoring raised an alarm (detection not measurable)")
     milestones.append(
         Milestone("resolved", ttr, limits["resolved"], _verdict(ttr, limits["resolved"], elapsed))
     )
 
-    key_first = _key_users_first(ttm, journal)
+    key_first = _key_users_first(ttm, journal, float(start.get("interval", 1.0)))
     mail = _mail(ledger)
     interval = float(start.get("interval", 1.0))
     users = start.get("users_by_class") or {}
@@ -188,12 +192,16 @@ def score(journal: list[Record], ledger: list[Record], plan: Plan, frontends: in
     )
 
 
-def _key_users_first(ttm: dict[str, float | None], journal: list[Record]) -> bool | None:
+def _key_users_first(
+    ttm: dict[str, float | None], journal: list[Record], interval: float
+) -> bool | None:
+    """VIP and paying users restored no later than regular ones (within one probe interval, the
+    resolution of the measurement), and migrated first in the disk-array withdrawal."""
     regular = ttm.get("regular")
     keys = [ttm.get("vip"), ttm.get("paying")]
     verdict: bool | None = None
     if regular is not None and all(k is not None for k in keys):
-        verdict = all(k is not None and k <= regular for k in keys)
+        verdict = all(k is not None and k <= regular + interval for k in keys)
     order = [r.get("cls") for r in journal if r["event"] == "migrate"]
     if "regular" in order:  # the disk-array withdrawal: VIP/paying mail migrated first
         first_regular = order.index("regular")
