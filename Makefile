@@ -3,7 +3,7 @@ PYTHON ?= python3
 USERS ?= 1000
 DEBIAN_TOOLS = swaks curl postfix bind9-dnsutils
 
-.PHONY: run install deps up down status check test lint format bench clean
+.PHONY: run install deps up down status check test lint format bench drills clean
 
 run: install
 	maildrill up --users $(USERS)
@@ -47,6 +47,12 @@ format:
 bench: install
 	$(PYTHON) tests/bench/run.py
 
+# every shipped scenario with its runbook, each on a fresh testbed; reports in reports/
+SCENARIOS = $(filter-out scenarios/plan.yaml,$(wildcard scenarios/*.yaml))
+drills: install
+	maildrill --home .maildrill-drills drill $(SCENARIOS) --auto --report reports --junit reports/junit.xml
+
 clean:
 	-maildrill down
-	rm -rf .maildrill .pytest_cache .mypy_cache .ruff_cache
+	-maildrill --home .maildrill-drills down
+	rm -rf .maildrill .maildrill-drills reports .pytest_cache .mypy_cache .ruff_cache
