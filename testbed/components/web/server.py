@@ -21,7 +21,7 @@ def submission_endpoint(ctx: ServiceContext) -> tuple[str, int]:
 
 
 def main(ctx: ServiceContext) -> None:
-    from testbed.components.twisted_glue import no_delay, real_clients
+    from testbed.components.twisted_glue import real_clients
     from testbed.components.web.webmail import WebMail
     from testbed.runtime.serve import install_asyncio_reactor
 
@@ -43,8 +43,8 @@ def main(ctx: ServiceContext) -> None:
     )
     webmail, admin = build_sites(ctx, app)
     admin_port = ctx.topology.spec.ports.http_admin
-    reactor.listenTCP(ctx.service.port, no_delay(webmail), interface=ctx.address)
-    reactor.listenTCP(admin_port, no_delay(admin), interface=ctx.address)
+    reactor.listenTCP(ctx.service.port, webmail, interface=ctx.address)
+    reactor.listenTCP(admin_port, admin, interface=ctx.address)
     ctx.log.info(
         "listening on %s:%d (webmail), :%d (admin)", ctx.address, ctx.service.port, admin_port
     )
