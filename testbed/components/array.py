@@ -3,7 +3,8 @@
     <home>/nodes/<array>/luns/<mailroot>/   the data (never deleted by a fault)
     <home>/nodes/<array>/state.json         {"status": "online"|"offline"|"readonly",
                                              "paths": {"mss0": "up"|"down", ...},
-                                             "reservations": {"m0": "mss0", ...}}
+                                             "reservations": {"m0": "mss0", ...},
+                                             "sp_failed": ["spb"], "usage": 100}  (faults only)
 
 Faults change the state file; every mailbox operation calls check_io() first and gets the OSError a
 real server would get from a dead array (EIO), a broken path (EIO) or a read-only array (EROFS).
@@ -16,12 +17,15 @@ import errno
 import fcntl
 import json
 import os
+import time
 from typing import Any
 
 from testbed.home import Home
 from testbed.topology.model import Topology
 
 STATUSES = ("online", "offline", "readonly")
+STORAGE_PROCESSORS = ("spa", "spb")  # the array's two controllers; either one serves every LUN
+SP_DELAY_S = 0.02  # added to each I/O while one storage processor carries the whole load
 _cache: dict[str, tuple[int, dict[str, Any]]] = {}
 
 
@@ -85,15 +89,23 @@ def check_io(home: Home, node: str, write: bool, mailroot: str | None = None) ->
     state = read_array(home)
     if state["status"] == "offline":
         raise OSError(errno.EIO, "Input/output error (disk array offline)")
+    failed_sps = state.get("sp_failed") or []
+    if failed_sps:
+        if len(failed_sps) >= len(STORAGE_PROCESSORS):
+            raise OSError(errno.EIO, "Input/output error (no storage processor left)")
+        # every LUN now goes through the surviving processor: served, but slower
+        time.sleep(float(state.get("sp_delay", SP_DELAY_S)))
     if state["paths"].get(node, "up") != "up":
         raise OSError(errno.EIO, f"Input/output error (no path from {node} to the disk array)")
     if write and state["status"] == "readonly":
         raise OSError(errno.EROFS, "Read-only file system (disk array)")
+    if write and state.get("usage", 0) >= 100:
+        raise OSError(errno.ENOSPC, "No space left on device (disk array full)")
     if write and mailroot is not None and state["reservations"].get(mailroot) != node:
         raise OSError(errno.EIO, f"Input/output error (reservation conflict on {mailroot})")
 
 
-def _change(home: Home, key: str, sub: str | None, value: str) -> None:
+def _change(home: Home, key: str, sub: str | None, value: object) -> None:
     """Read-modify-write under a lock: mss processes starting together all take reservations."""
     fd = os.open(_state_file(home) + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -113,6 +125,17 @@ def set_status(home: Home, status: str) -> None:
     if status not in STATUSES:
         raise ValueError(f"array status must be one of {STATUSES}")
     _change(home, "status", None, status)
+
+
+def set_failed_processors(home: Home, failed: list[str], delay: float = SP_DELAY_S) -> None:
+    """Storage processors out of service (the sp_failed fault); [] when all work."""
+    _change(home, "sp_failed", None, sorted(failed))
+    _change(home, "sp_delay", None, delay)
+
+
+def set_usage(home: Home, percent: int) -> None:
+    """The array's fill level (testbed.components.disks): at 100 % writes get ENOSPC."""
+    _change(home, "usage", None, percent)
 
 
 def set_path(home: Home, node: str, up: bool) -> None:

@@ -119,16 +119,16 @@ def restore_group(ctx: FaultContext, root: str, only_on: str | None = None) -> b
     if alive and group["state"] == "ONLINE":
         return False
     if had_alive(ctx, node):
-        _set_group(ctx, root, node, "STARTING")
+        set_group(ctx, root, node, "STARTING")
         _wait_online(ctx, root, node)
     else:
         if not alive:
             ctx.backend.start(node, f"mss.{root}")
-        _set_group(ctx, root, node, "ONLINE")
+        set_group(ctx, root, node, "ONLINE")
     return True
 
 
-def _set_group(ctx: FaultContext, root: str, node: str, state: str) -> None:
+def set_group(ctx: FaultContext, root: str, node: str, state: str) -> None:
     def change(s: dict[str, object]) -> None:
         groups = s["groups"]
         assert isinstance(groups, dict)

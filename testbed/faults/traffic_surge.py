@@ -7,17 +7,15 @@ revert after a crash of the injector still finds and stops exactly them."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
 import time
 import uuid
 from pathlib import Path
 
-import psutil
 from pydantic import Field
 
+from testbed.faults import loadprocs
 from testbed.faults.base import Effect, Fault, FaultContext, FaultError, Plan, Strict
 from testbed.faults.registry import register
 from testbed.runtime.provision import read_users
@@ -33,11 +31,7 @@ class Params(Strict):
 
 
 def surge_dir(home_root: Path, key: str) -> Path:
-    return home_root / "faults" / "surge" / key
-
-
-def _pids(folder: Path) -> list[int]:
-    return [int(p.name) for p in folder.glob("*") if p.name.isdigit()] if folder.exists() else []
+    return loadprocs.load_dir(home_root, "surge", key)
 
 
 def queued(ctx: FaultContext) -> int:
@@ -82,43 +76,15 @@ class TrafficSurge(Fault):
 
     def inject(self, ctx: FaultContext, plan: Plan) -> None:
         folder = surge_dir(ctx.home.root, plan["key"])
-        folder.mkdir(parents=True, exist_ok=True)
         p = ctx.params
         assert isinstance(p, Params)
         per = max(1, p.sessions // len(plan["rcpts"]))
         for rcpt in plan["rcpts"]:
-            argv = [
-                plan["tool"],
-                "-s",
-                str(per),
-                "-l",
-                str(p.size),
-                "-m",
-                "10000000",
-                "-f",
-                SENDER,
-                "-t",
-                rcpt,
-                plan["host"],
-            ]
-            # posix_spawn: no Popen object to outlive us; its own session, so a Ctrl-C of the
-            # injector does not stop it behind the ledger's back (revert does)
-            pid = os.posix_spawn(
-                argv[0],
-                argv,
-                dict(os.environ),
-                setsid=True,
-                file_actions=[
-                    (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                    (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
-                    (os.POSIX_SPAWN_DUP2, 1, 2),
-                ],
-            )
-            (folder / str(pid)).write_text(" ".join(argv))
+            argv = [plan["tool"], "-s", str(per), "-l", str(p.size), "-m", "10000000"]
+            loadprocs.spawn(folder, [*argv, "-f", SENDER, "-t", rcpt, plan["host"]])
 
     def check(self, ctx: FaultContext, plan: Plan) -> Effect:
-        folder = surge_dir(ctx.home.root, plan["key"])
-        alive = [pid for pid in _pids(folder) if psutil.pid_exists(pid)]
+        alive = loadprocs.alive(surge_dir(ctx.home.root, plan["key"]))
         time.sleep(1.0)
         now = queued(ctx)
         return Effect(
@@ -128,27 +94,8 @@ class TrafficSurge(Fault):
         )
 
     def revert(self, ctx: FaultContext, plan: Plan) -> None:
-        folder = surge_dir(ctx.home.root, plan["key"])
-        procs = []
-        for pid in _pids(folder):
-            try:
-                proc = psutil.Process(pid)
-                if "smtp-source" in " ".join(proc.cmdline()):
-                    proc.send_signal(signal.SIGTERM)
-                    procs.append(proc)
-            except psutil.Error:
-                pass
-        _gone, alive = psutil.wait_procs(procs, timeout=5)
-        for proc in alive:
-            proc.kill()
-        psutil.wait_procs(alive, timeout=5)
-        for proc in procs:  # our own children: collect them so none lingers as a zombie
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(proc.pid, os.WNOHANG)
-        shutil.rmtree(folder, ignore_errors=True)
+        loadprocs.stop(surge_dir(ctx.home.root, plan["key"]), "smtp-source")
 
     def confirm(self, ctx: FaultContext, plan: Plan) -> Effect:
-        left = [
-            pid for pid in _pids(surge_dir(ctx.home.root, plan["key"])) if psutil.pid_exists(pid)
-        ]
+        left = loadprocs.alive(surge_dir(ctx.home.root, plan["key"]))
         return Effect(not left, f"still running: {left}" if left else "load stopped")

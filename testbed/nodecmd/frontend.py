@@ -16,10 +16,8 @@ def _services(home: Home, node: str) -> list[str]:
     return [s.name for s in home.topology.node(node).services]
 
 
-def aimc_stop(home: Home, node: str, argv: list[str]) -> int:
-    if argv:
-        print("usage: aimc_stop")
-        return 2
+def stop_services(home: Home, node: str) -> list[str]:
+    """SIGTERM every aimc process of the node and wait until they are gone; the ones signalled."""
     backend = backend_for(home)
     stopping = [
         name for name in _services(home, node) if backend.signal(node, name, signal.SIGTERM)
@@ -30,6 +28,32 @@ def aimc_stop(home: Home, node: str, argv: list[str]) -> int:
         if not running & set(stopping):
             break
         time.sleep(0.1)
+    return stopping
+
+
+def start_services(home: Home, node: str) -> dict[str, str]:
+    """Start every aimc process of the node that is not running: name → "started", "already
+    running" or the reason it failed."""
+    backend = backend_for(home)
+    running = {s.service for s in backend.status() if s.node == node and s.pid}
+    result = {}
+    for name in _services(home, node):
+        if name in running:
+            result[name] = "already running"
+            continue
+        try:
+            backend.start(node, name)
+            result[name] = "started"
+        except Exception as exc:  # noqa: BLE001 - report each service's failure like the real script
+            result[name] = f"FAILED to start: {exc}"
+    return result
+
+
+def aimc_stop(home: Home, node: str, argv: list[str]) -> int:
+    if argv:
+        print("usage: aimc_stop")
+        return 2
+    stopping = stop_services(home, node)
     for name in _services(home, node):
         print(f"aimc: {name} {'stopped' if name in stopping else 'was not running'}")
     return 0
@@ -39,17 +63,7 @@ def aimc_start(home: Home, node: str, argv: list[str]) -> int:
     if argv:
         print("usage: aimc_start")
         return 2
-    backend = backend_for(home)
-    running = {s.service for s in backend.status() if s.node == node and s.pid}
-    code = 0
-    for name in _services(home, node):
-        if name in running:
-            print(f"aimc: {name} already running")
-            continue
-        try:
-            backend.start(node, name)
-            print(f"aimc: {name} started")
-        except Exception as exc:  # noqa: BLE001 - report each service's failure like the real script
-            print(f"aimc: {name} FAILED to start: {exc}")
-            code = 1
-    return code
+    result = start_services(home, node)
+    for name, outcome in result.items():
+        print(f"aimc: {name} {outcome}")
+    return 1 if any(o.startswith("FAILED") for o in result.values()) else 0

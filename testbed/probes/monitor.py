@@ -19,6 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from testbed.components import disks
 from testbed.faults import journal
 from testbed.home import Home
 from testbed.probes import transactions as tx
@@ -28,6 +29,7 @@ from testbed.topology.endpoints import client_endpoints
 
 CLASSES = ("vip", "paying", "regular")
 QUEUE_ALARM = 1000
+DISK_ALARM = 85  # percent (SPEC §2: disk usage above 85 % is an alarm)
 EHLO_ALARM_S = 0.2
 FAILS_FOR_ALARM = 2
 
@@ -73,6 +75,7 @@ class Monitor:
         self.alarms: dict[str, bool] = {}
         self.last: dict[tuple[str, str], tuple[bool, float]] = {}
         self.queue = 0
+        self.disks: dict[str, int] = {}
         self.down: list[str] = []
         self.rounds = 0
         self.lock = threading.Lock()
@@ -131,6 +134,11 @@ class Monitor:
             )
         self.queue = queued(self.home)
         self._alarm("queue_length", self.queue > QUEUE_ALARM, "smtp", f"{self.queue} queued")
+        self.disks = disks.usages(self.home)
+        high = sorted(
+            f"{name} {level} %" for name, level in self.disks.items() if level > DISK_ALARM
+        )
+        self._alarm("disk_usage", bool(high), "", ", ".join(high) or "every disk below the limit")
         self._health()
         self.rounds += 1
 
@@ -197,6 +205,12 @@ class Monitor:
             "# HELP maildrill_queue_length Messages queued on the front ends.",
             "# TYPE maildrill_queue_length gauge",
             f"maildrill_queue_length {self.queue}",
+            "# HELP maildrill_disk_usage_percent Fill level of a disk (only disks above 0).",
+            "# TYPE maildrill_disk_usage_percent gauge",
+            *(
+                f'maildrill_disk_usage_percent{{disk="{d}"}} {v}'
+                for d, v in sorted(self.disks.items())
+            ),
             "# HELP maildrill_alarm Alarm raised (1) or not (0).",
             "# TYPE maildrill_alarm gauge",
         ]

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from testbed import clock
 from testbed.home import Home
 from testbed.topology.model import Node, Service, Topology
 
@@ -39,7 +40,9 @@ def configure_logging(ctx: ServiceContext) -> None:
     log_dir = ctx.home.log_dir(ctx.node.name)
     log_dir.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(log_dir / f"{ctx.service.name}.log")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    formatter = logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s")
+    formatter.converter = clock.localtime  # the node's clock: skewed under the clock_skew fault
+    handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)

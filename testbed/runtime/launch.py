@@ -12,6 +12,7 @@ from pathlib import Path
 
 import psutil
 
+from testbed import clock
 from testbed.errors import UnknownNodeError
 from testbed.faultpoints import FAULTPOINTS
 from testbed.home import Home
@@ -75,6 +76,7 @@ def run_service(home: Home, node: str, name: str) -> None:
     os.chdir(home.node_root(node))
     os.environ["MAILDRILL_NODE"] = node
     configure_process(home.root, node, home.topology)  # link faults apply to this node's traffic
+    clock.configure(home.node_root(node))  # the node's clock (clock_skew)
     FAULTPOINTS.configure(home.root, node)  # protocol faults inside the components
     configure_logging(ctx)
     ctx.log.info("starting %s on %s:%s (pid %d)", name, ctx.address, ctx.service.port, os.getpid())

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from email.utils import formatdate
+
+from testbed import clock
 
 
 def bounce(
@@ -32,7 +33,7 @@ def bounce(
     text = f"""From: Mail Delivery System <{postmaster}>
 To: <{sender}>
 Subject: Undelivered Mail Returned to Sender
-Date: {formatdate(time.time(), localtime=True)}
+Date: {formatdate(clock.now(), localtime=True)}
 Message-ID: {message_id or f"<{uuid.uuid4().hex}@{domain}>"}
 Auto-Submitted: auto-replied
 MIME-Version: 1.0

@@ -11,6 +11,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from testbed import clock
+
 
 class MailLog:
     def __init__(self, path: Path) -> None:
@@ -28,7 +30,7 @@ class MailLog:
         sender: str,
         rcpt: str,
     ) -> None:
-        stamp = time.strftime("%Y/%m/%d %H:%M:%S")
+        stamp = time.strftime("%Y/%m/%d %H:%M:%S", clock.localtime())  # the node's clock
         subject = " ".join(subject.split())[:60]
         self._file.write(
             f"{stamp} {qid} Mail.{direction} - ({subject}/{size}){outcome} "

@@ -8,6 +8,7 @@ and its envelope are in the spool.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import re
 import ssl
@@ -17,7 +18,8 @@ from typing import Any, Protocol
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from testbed import rpc
+from testbed import clock, rpc
+from testbed.components.disks import LocalDisk
 from testbed.components.mta.delivery import Deliverer, DeliverySettings, Directory
 from testbed.components.mta.spool import Queued, Recipient, Spool, new_queue_id
 from testbed.components.uas_client import AuthFailed, AuthUnavailable, UasClient
@@ -189,7 +191,9 @@ class MtaHandler:
         )
         try:
             self.spool.enqueue(queued, data)
-        except OSError:
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:  # as postfix answers while its queue file system is full
+                return "452 4.3.1 Insufficient system storage"
             return "451 4.3.0 Error: queue file write error"
         self.deliverer.submit(queued, data)
         return f"250 2.0.0 Ok: queued as {qid}"
@@ -202,13 +206,13 @@ class MtaHandler:
         added = [
             f"Received: from {session.host_name or 'unknown'} ([{peer}])\r\n"
             f"\tby {self.settings.hostname} with {proto} id {qid};\r\n"
-            f"\t{formatdate(time.time(), localtime=True)}"
+            f"\t{formatdate(clock.now(), localtime=True)}"
         ]
         if not any(line.startswith(b"message-id:") for line in lines):
             domain = sorted(self.settings.domains)[0]
             added.append(f"Message-ID: <{qid}@{domain}>")
         if not any(line.startswith(b"date:") for line in lines):
-            added.append(f"Date: {formatdate(time.time(), localtime=True)}")
+            added.append(f"Date: {formatdate(clock.now(), localtime=True)}")
         return "".join(f"{h}\r\n" for h in added).encode()
 
 
@@ -258,7 +262,7 @@ def main(ctx: ServiceContext) -> None:
     )
     pool = rpc.Pool(per_peer=32)
     uas = UasClient.from_ini(ctx.root / "opt/aimc/aimc.ini", pool=pool)
-    spool = Spool(ctx.root / "var/spool/mta")
+    spool = Spool(ctx.root / "var/spool/mta", LocalDisk(ctx.root))
     maillog = MailLog(ctx.root / "var/log/maillog")
     tls = server_context(ctx.home.tls_dir)
     servers: list[asyncio.Server] = []

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from testbed.components.disks import LocalDisk
+
 PENDING, DELIVERED, BOUNCED = "pending", "delivered", "bounced"
 _counter = itertools.count(int(time.time() * 1000) & 0xFFFFF)
 
@@ -74,7 +76,8 @@ class Spool:
     while others are still pending. One file per message keeps the accept path to a single create,
     which is what this file system charges most for."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, disk: LocalDisk | None = None) -> None:
+        self.disk = disk
         self.dir = root / "queue"
         self.tmp_dir = root / "tmp"
         for d in (self.dir, self.tmp_dir):
@@ -87,6 +90,8 @@ class Spool:
         os.replace(tmp, self.dir / name)
 
     def enqueue(self, queued: Queued, data: bytes) -> None:
+        if self.disk is not None:
+            self.disk.check_write()  # a full disk refuses new mail before anything is written
         self._atomic(queued.qid, json.dumps(queued.to_json()).encode() + b"\n" + data)
 
     def exists(self, qid: str) -> bool:

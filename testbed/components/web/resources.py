@@ -17,6 +17,7 @@ from twisted.web import resource, server
 from testbed.components.twisted_glue import as_deferred
 from testbed.components.web import pages
 from testbed.components.web.webmail import Request, Response, WebMail
+from testbed.faultpoints import FAULTPOINTS
 from testbed.runtime.context import ServiceContext
 
 
@@ -78,7 +79,12 @@ class WebMailResource(resource.Resource):
         gone: list[bool] = []
         # a client that hangs up mid-request must not make us write to a closed connection
         request.notifyFinish().addErrback(lambda _failure: gone.append(True))
-        deferred = as_deferred(self.app.handle(to_request(request)))
+        rule = FAULTPOINTS.fire("web", "request")  # the web_errors fault: httpd answers errors
+        if rule is not None:
+            code = int(rule.get("code", 500))
+            deferred = as_deferred(self.app.fail(code, str(rule.get("message") or "")))
+        else:
+            deferred = as_deferred(self.app.handle(to_request(request)))
 
         def failed(failure: Any) -> Response:
             self.log.error("error serving %s: %s", request.uri, failure.getTraceback())

@@ -117,6 +117,12 @@ class WebMail:
             log.warning("500 for %s %s: mailbox %s: %s", req.method, req.path, exc.code, exc)
             return self.error(500, f"Mailbox error: {exc.code}")
 
+    async def fail(self, status: int, detail: str) -> Response:
+        """An injected httpd failure (web_errors): counted and logged like a real one."""
+        self.requests += 1
+        log.error("%d (injected): %s", status, detail or "internal error")
+        return self.error(status, detail or "The server encountered an internal error.")
+
     def error(self, status: int, detail: str) -> Response:
         return Response(status, pages.error_page(status, detail, self.node, self.port))
 
