@@ -72,7 +72,12 @@ def register(cli: click.Group, pass_ctx: Any) -> None:
         for path, scenario in loaded:
             click.echo(f"== drill {scenario.name} ({scenario.chapter}) ==")
             started = ensure_testbed(obj.home, scenario, path, backend, click.echo)
-            run = DrillRun(obj.home, scenario, path, DrillOptions(auto=auto, say=click.echo))
+            run = DrillRun(
+                obj.home,
+                scenario,
+                path,
+                DrillOptions(auto=auto, say=click.echo, thresholds=plan.thresholds),
+            )
             try:
                 run.run()
             finally:

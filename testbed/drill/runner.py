@@ -25,6 +25,7 @@ from testbed.errors import MaildrillError
 from testbed.faults import injector, journal
 from testbed.faults.schedule import Timeline, occurrences
 from testbed.home import Home
+from testbed.scorer.plan import Thresholds
 
 Say = Callable[[str], None]
 STEADY_WAIT_S = 60.0
@@ -37,6 +38,7 @@ class DrillOptions:
     auto: bool = False
     observe_grace: float = 5.0  # keep observing this long after the last milestone
     say: Say = print
+    thresholds: Thresholds | None = None  # the plan's alarm thresholds (None: the spec's)
 
 
 @dataclass
@@ -48,6 +50,7 @@ class DrillRun:
     stop: threading.Event = field(default_factory=threading.Event)
     timelines: list[Timeline] = field(default_factory=list)
     threads: list[threading.Thread] = field(default_factory=list)
+    crashed: list[str] = field(default_factory=list)  # workers that died, and why
     started: float = 0.0
     response: subprocess.Popen[str] | None = None
     abort_reason: str = ""
@@ -102,6 +105,7 @@ class DrillRun:
             self.scenario.probes.interval,
             list(self.scenario.probes.services),
             journal=True,
+            thresholds=self.options.thresholds,
         )
         self._thread("monitor", lambda: monitor.run(self.stop))
         if self.scenario.load.rate > 0:
@@ -116,7 +120,13 @@ class DrillRun:
             self._thread("traffic", lambda: traffic.run(self.stop))
 
     def _thread(self, name: str, body: Callable[[], object]) -> None:
-        thread = threading.Thread(target=body, name=name, daemon=True)
+        def guarded() -> None:
+            try:
+                body()
+            except Exception as exc:  # noqa: BLE001 - reported by the observe loop, which ends the drill
+                self.crashed.append(f"{name}: {exc!r}")
+
+        thread = threading.Thread(target=guarded, name=name, daemon=True)
         thread.start()
         self.threads.append(thread)
 
@@ -198,6 +208,10 @@ class DrillRun:
             elapsed = self._elapsed()
             if elapsed > limit:
                 self.abort_reason = f"abort.after ({limit:.0f} s) reached"
+                break
+            if self.crashed:  # without its monitor (or load) the drill would measure nothing
+                self.abort_reason = f"drill worker failed: {self.crashed[0]}"
+                self.options.say(f"{elapsed:7.1f} s  {self.abort_reason}")
                 break
             if self.response is not None and self.response.poll() is not None:
                 code = self.response.returncode

@@ -25,12 +25,10 @@ from testbed.home import Home
 from testbed.probes import transactions as tx
 from testbed.runtime.provision import read_users
 from testbed.runtime.registry import backend_for
+from testbed.scorer.plan import Thresholds
 from testbed.topology.endpoints import client_endpoints
 
 CLASSES = ("vip", "paying", "regular")
-QUEUE_ALARM = 1000
-DISK_ALARM = 85  # percent (SPEC §2: disk usage above 85 % is an alarm)
-EHLO_ALARM_S = 0.2
 FAILS_FOR_ALARM = 2
 
 
@@ -63,8 +61,13 @@ class Monitor:
         interval: float = 1.0,
         services: list[str] | None = None,
         journal: bool = True,
+        thresholds: Thresholds | None = None,
     ) -> None:
         self.home = home
+        # the plan file's thresholds (scenarios/plan.yaml), the spec's numbers by default
+        limits = thresholds or Thresholds()
+        self.queue_alarm, self.disk_alarm = limits.queue, limits.disk_percent
+        self.ehlo_alarm = limits.ehlo_ms / 1000.0
         self.interval = interval
         self.services = services or ["smtp", "pop3", "imap", "webmail"]
         self.write = journal
@@ -82,6 +85,14 @@ class Monitor:
 
     def _probe(self, service: str, user: dict[str, Any]) -> tuple[bool, str, float, float]:
         start = time.monotonic()
+        try:
+            return self._transaction(service, user, start)
+        except Exception as exc:  # noqa: BLE001 - a client library's surprise is a failed probe
+            return False, f"probe error: {exc!r}", time.monotonic() - start, -1.0
+
+    def _transaction(
+        self, service: str, user: dict[str, Any], start: float
+    ) -> tuple[bool, str, float, float]:
         ehlo = -1.0
         if service == "smtp":
             ok, detail, ehlo = tx.smtp_send(self.endpoints["submission"], user)
@@ -128,15 +139,15 @@ class Monitor:
         if "smtp" in self.services and slowest_ehlo >= 0:
             self._alarm(
                 "ehlo_slow",
-                slowest_ehlo > EHLO_ALARM_S,
+                slowest_ehlo > self.ehlo_alarm,
                 "smtp",
                 f"EHLO answered in {slowest_ehlo * 1000:.0f} ms",
             )
         self.queue = queued(self.home)
-        self._alarm("queue_length", self.queue > QUEUE_ALARM, "smtp", f"{self.queue} queued")
+        self._alarm("queue_length", self.queue > self.queue_alarm, "smtp", f"{self.queue} queued")
         self.disks = disks.usages(self.home)
         high = sorted(
-            f"{name} {level} %" for name, level in self.disks.items() if level > DISK_ALARM
+            f"{name} {level} %" for name, level in self.disks.items() if level > self.disk_alarm
         )
         self._alarm("disk_usage", bool(high), "", ", ".join(high) or "every disk below the limit")
         self._health()

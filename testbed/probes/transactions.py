@@ -88,7 +88,7 @@ def smtp_send(endpoint: str, user: User) -> tuple[bool, str, float]:
 def pop3_retrieve(endpoint: str, user: User) -> tuple[bool, str]:
     try:
         box = poplib.POP3(*_hostport(endpoint), timeout=TIMEOUT)
-    except OSError as exc:
+    except (OSError, poplib.error_proto) as exc:
         return False, _why(exc)
     try:
         box.user(user["address"])
@@ -107,7 +107,7 @@ def pop3_retrieve(endpoint: str, user: User) -> tuple[bool, str]:
 def imap_fetch(endpoint: str, user: User) -> tuple[bool, str]:
     try:
         box = imaplib.IMAP4(*_hostport(endpoint), timeout=TIMEOUT)
-    except OSError as exc:
+    except (OSError, imaplib.IMAP4.error) as exc:  # e.g. closed before its greeting (abort)
         return False, _why(exc)
     try:
         box.login(user["address"], user["password"])
