@@ -3,7 +3,7 @@ PYTHON ?= python3
 USERS ?= 1000
 DEBIAN_TOOLS = swaks curl postfix bind9-dnsutils
 
-.PHONY: run install deps up down status check test lint format bench drills clean
+.PHONY: run install deps up down status check test lint format bench drills base-image image docker-drill clean
 
 run: install
 	maildrill up --users $(USERS)
@@ -52,7 +52,23 @@ SCENARIOS = $(filter-out scenarios/plan.yaml,$(wildcard scenarios/*.yaml))
 drills: install
 	maildrill --home .maildrill-drills drill $(SCENARIOS) --auto --report reports --junit reports/junit.xml
 
+# --- the docker backend (README, "Containers") ---
+# the base image from a Debian root file system (no registry needed); the node image from wheels
+base-image:
+	containers/base-image.sh
+
+image: install
+	containers/build-image.sh
+
+# the disk-array drill with its runbook, every node a container; then nothing of it may be left
+docker-drill: image
+	maildrill --home .maildrill-docker drill scenarios/disk-array-offline.yaml --auto --backend docker --report reports/docker
+	maildrill --home .maildrill-docker down
+	@left="$$(docker ps -aq --filter label=org.maildrill.home=$(CURDIR)/.maildrill-docker; docker network ls -q --filter label=org.maildrill.home=$(CURDIR)/.maildrill-docker)"; \
+	  if [ -n "$$left" ]; then echo "left behind: $$left"; exit 1; fi; echo "docker: nothing left behind"
+
 clean:
 	-maildrill down
 	-maildrill --home .maildrill-drills down
-	rm -rf .maildrill .maildrill-drills reports .pytest_cache .mypy_cache .ruff_cache
+	-maildrill --home .maildrill-docker down
+	rm -rf .maildrill .maildrill-drills .maildrill-docker reports .pytest_cache .mypy_cache .ruff_cache

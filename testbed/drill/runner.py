@@ -131,6 +131,14 @@ class DrillRun:
         self.threads.append(thread)
 
     def _steady_state(self) -> None:
+        # a drill judges "resolved" by the layout returning to normal: it must be normal first
+        problems = layout_problems(self.home)
+        if problems:
+            raise MaildrillError(
+                "the testbed's layout is not normal before the drill ("
+                + "; ".join(problems[:3])
+                + "): put it back, or `maildrill down` and let the drill bring up a fresh one"
+            )
         self.options.say("steady state: waiting for every probe to pass")
         deadline = time.monotonic() + STEADY_WAIT_S
         while time.monotonic() < deadline:

@@ -74,9 +74,11 @@ def install_commands(home: Home, topology: Topology) -> None:
         for command in commands_for(node.role):
             path = home.node_root(node.name) / command.path
             path.parent.mkdir(parents=True, exist_ok=True)
+            # the host's interpreter; inside a node's container (docker backend) its own python3
             path.write_text(
                 "#!/bin/sh\n"
-                f"exec '{sys.executable}' -m testbed.nodecmd '{home.root}' '{node.name}' "
+                f"PY='{sys.executable}'; [ -x \"$PY\" ] || PY=python3\n"
+                f"exec \"$PY\" -m testbed.nodecmd '{home.root}' '{node.name}' "
                 f"'{command.name}' \"$@\"\n"
             )
             path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)

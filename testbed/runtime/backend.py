@@ -53,3 +53,7 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def signal(self, node: str, service: str, sig: signal.Signals = signal.SIGTERM) -> bool:
         """Send `sig` to one service; False if it was not running."""
+
+    @abc.abstractmethod
+    def node_command(self, node: str, argv: list[str]) -> tuple[list[str], dict[str, str], Path]:
+        """How the host runs `argv` on a node (`maildrill exec`/`shell`): argv, environment, cwd."""

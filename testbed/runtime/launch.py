@@ -73,6 +73,8 @@ def run_service(home: Home, node: str, name: str) -> None:
     if crash_marker(home, node, name).exists():
         raise SystemExit(f"{node}/{name}: crashed at start ({crash_marker(home, node, name)})")
     ctx = ServiceContext(home, home.topology.node(node), service_spec(home.topology, node, name))
+    if os.environ.pop("MAILDRILL_RECORD_PID", None):  # started by `docker exec`: nobody else can
+        record_pid(home, node, name, os.getpid())
     os.chdir(home.node_root(node))
     os.environ["MAILDRILL_NODE"] = node
     configure_process(home.root, node, home.topology)  # link faults apply to this node's traffic

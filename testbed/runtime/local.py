@@ -116,6 +116,11 @@ class LocalBackend(Backend):
         os.kill(pid, sig)
         return True
 
+    def node_command(self, node: str, argv: list[str]) -> tuple[list[str], dict[str, str], Path]:
+        from testbed.runtime.nodeshell import node_command
+
+        return node_command(self.home, node, argv)
+
     def down(self) -> int:
         procs = []
         for path in self._pid_files():

@@ -14,7 +14,13 @@ def _local() -> type[Backend]:
     return LocalBackend
 
 
-BACKENDS = {"local": _local}
+def _docker() -> type[Backend]:
+    from testbed.runtime.docker_backend import DockerBackend
+
+    return DockerBackend
+
+
+BACKENDS = {"local": _local, "docker": _docker}
 DEFAULT = "local"
 
 

@@ -137,11 +137,13 @@ class TopologyFile(Strict):
             net = ipaddress.ip_network(value, strict=False)
         except ValueError as exc:
             raise ValueError(f"not a network: {value!r}") from exc
-        if not (
-            isinstance(net, ipaddress.IPv4Network)
-            and net.subnet_of(ipaddress.IPv4Network("127.0.0.0/8"))
-        ):
-            raise ValueError("must lie inside 127.0.0.0/8 (the testbed only uses loopback)")
+        # loopback (local backend), or the range the docker backend builds its own networks in:
+        # never an address that could reach a host the testbed did not create
+        allowed = [ipaddress.IPv4Network("127.0.0.0/8"), ipaddress.IPv4Network("10.231.0.0/16")]
+        if not (isinstance(net, ipaddress.IPv4Network) and any(net.subnet_of(a) for a in allowed)):
+            raise ValueError(
+                "must lie inside 127.0.0.0/8 (loopback; the docker backend moves it to 10.231.X.0/24)"
+            )
         return str(net)
 
 

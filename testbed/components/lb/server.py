@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from testbed import rpc
+from testbed.components.lb import vipaddr
 from testbed.components.lb.config import LbConfig, load_config
 from testbed.components.lb.health import HealthMonitor
 from testbed.components.lb.proxy import MAX_HEAD, Proxy
@@ -40,6 +41,7 @@ class Unit:
         self.proxy = Proxy(cfg, self.health, ctx.log)
         self.listeners: dict[str, asyncio.Server] = {}
         self.bind_errors: dict[str, str] = {}
+        self.released = False  # the VIP address checked off this unit's interface once
         self.owner: str | None = None
         self.owner_seen = time.monotonic()  # last time the owner answered (or became owner)
         self.last_probe = 0.0
@@ -101,6 +103,10 @@ class Unit:
         return "ACTIVE" if self.owner == self.me else "STANDBY"
 
     async def _bind(self) -> None:
+        if not self.listeners:
+            problem = vipaddr.claim(self.cfg.vip)
+            if problem:
+                self.log.warning("cannot hold the VIP %s yet: %s", self.cfg.vip, problem)
         for group in self.cfg.groups:
             if group.name in self.listeners:
                 continue
@@ -123,7 +129,11 @@ class Unit:
 
     async def _unbind(self) -> None:
         if not self.listeners:
+            if not self.released:
+                vipaddr.release(self.cfg.vip)  # left on the interface by a crashed earlier run
+                self.released = True
             return
+        vipaddr.release(self.cfg.vip)
         for server in self.listeners.values():
             server.close()  # sessions already proxied run on to their natural end
         self.listeners.clear()

@@ -1,0 +1,253 @@
+"""The docker backend: every node a container on a network this testbed creates, with the node's
+address from the topology; the same home folder bind-mounted at the same path in every container,
+so cluster state, the array, queues, ledgers and pid files are shared exactly as on the local
+backend. Containers use the host's pid namespace: a pid file means the same process inside and
+outside, and faults, status and `down` reach a process in a container as they reach a local one.
+
+Everything it creates carries the label org.maildrill.home=<home>, which is how `down` (and a
+later `up` after a crash) finds its own containers and network and never anyone else's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import ipaddress
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from testbed.errors import AlreadyRunningError, MaildrillError
+from testbed.runtime import launch
+from testbed.runtime.backend import ServiceState
+from testbed.runtime.health import wait_all
+from testbed.runtime.local import MARKER, LocalBackend
+from testbed.runtime.node import IN_CONTAINER
+from testbed.runtime.provision import initial_services, provision
+from testbed.topology.resolve import DEFAULT_FILE
+
+IMAGE = os.environ.get("MAILDRILL_IMAGE", "maildrill/node:latest")
+LABEL = "org.maildrill.home"
+SOURCE_LABEL = "org.maildrill.source"  # on the image: source_hash() of what it holds
+DOCKER_NET = "10.231.{}.0/24"  # a loopback topology network 127.0.X.0/24 becomes 10.231.X.0/24
+UP_WAIT_S = 60.0
+START_WAIT_S = 20.0
+RECORD_PID = "MAILDRILL_RECORD_PID"  # a service started by `docker exec` writes its own pid file
+
+
+def source_hash() -> str:
+    """What the image must have been built from: a hash of this package's Python files."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha1()
+    for path in sorted(root.rglob("*.py")) + sorted(root.rglob("*.yaml")):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def docker_network(network: str) -> str:
+    """The topology's network, moved off loopback (containers cannot share 127/8)."""
+    net = ipaddress.ip_network(network)
+    if not net.is_loopback:
+        return network
+    return DOCKER_NET.format(int(net.network_address.packed[2]))
+
+
+class DockerBackend(LocalBackend):
+    name = "docker"
+
+    # --- the engine -----------------------------------------------------------------------------
+    def _client(self) -> Any:
+        try:
+            import docker
+
+            client = docker.from_env(timeout=60)
+            client.ping()
+        except Exception as exc:  # noqa: BLE001 - docker raises many kinds; all mean "no engine"
+            raise MaildrillError(
+                f"docker backend: no Docker engine reachable ({exc.__class__.__name__}); "
+                "start dockerd (see README, 'Containers')"
+            ) from exc
+        return client
+
+    @property
+    def prefix(self) -> str:
+        return "md-" + hashlib.sha1(str(self.home.root).encode()).hexdigest()[:8]
+
+    def container_name(self, node: str) -> str:
+        return f"{self.prefix}-{node}"
+
+    def _filters(self) -> dict[str, str]:
+        return {"label": f"{LABEL}={self.home.root}"}
+
+    # --- up -------------------------------------------------------------------------------------
+    def up(self, topology_file: Path | None, users: int, seed: int) -> list[ServiceState]:
+        if self.is_up():
+            raise AlreadyRunningError(f"already up in {self.home.root} (`maildrill down` first)")
+        client = self._client()
+        try:
+            image = client.images.get(IMAGE)
+        except Exception as exc:  # noqa: BLE001 - ImageNotFound or an API error
+            raise MaildrillError(
+                f"docker backend: image {IMAGE} not found; build it with `make image`"
+            ) from exc
+        if (image.labels or {}).get(SOURCE_LABEL) != source_hash():
+            raise MaildrillError(
+                f"docker backend: image {IMAGE} was built from other sources than this "
+                "maildrill; rebuild it with `make image`"
+            )
+        self._remove_all(client)  # leftovers of a crashed earlier run
+        self.home.root.mkdir(parents=True, exist_ok=True)
+        self.timings = provision(self.home, self._topology_file(topology_file), users, seed)
+        started = time.perf_counter()
+        topo = self.home.topology
+        try:
+            network = self._network(client)
+            nodes = sorted({node for node, _service in initial_services(topo)})
+            with ThreadPoolExecutor(8) as pool:
+                list(pool.map(lambda n: self._run_node(client, network, n), nodes))
+            targets: dict[tuple[str, int], tuple[str, str]] = {}
+            for node, service in initial_services(topo):
+                spec = launch.service_spec(topo, node, service)
+                targets[(topo.nodes[node].address, spec.port)] = (node, service)
+            missing = wait_all(targets, UP_WAIT_S, lambda _t: True)
+        except BaseException:
+            self.down()
+            raise
+        self.timings["start"] = time.perf_counter() - started
+        if missing:
+            node, service = targets[missing[0]]
+            detail = self._log_tail(node, service)
+            self.down()
+            raise MaildrillError(f"{node}/{service} did not become healthy.\n{detail}")
+        return self.status()
+
+    def _topology_file(self, topology_file: Path | None) -> Path:
+        data = yaml.safe_load((topology_file or DEFAULT_FILE).read_text()) or {}
+        data["network"] = docker_network(str(data.get("network", "127.0.10.0/24")))
+        out = self.home.root / "topology.docker.yaml"
+        out.write_text(yaml.safe_dump(data, sort_keys=False))
+        return out
+
+    def _network(self, client: Any) -> Any:
+        from docker.types import IPAMConfig, IPAMPool
+
+        subnet = self.home.topology.spec.network
+        # the host's own address on the bridge: the last-but-one host (the last is the "dead
+        # address" faults point at; the one before is also the flood source, which the host owns)
+        gateway = str(list(ipaddress.ip_network(subnet).hosts())[-2])
+        ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=subnet, gateway=gateway)])
+        return client.networks.create(
+            self.prefix, driver="bridge", ipam=ipam, labels={LABEL: str(self.home.root)}
+        )
+
+    def _run_node(self, client: Any, network: Any, node: str) -> None:
+        api = client.api
+        topo = self.home.topology
+        role = topo.nodes[node].role
+        home = str(self.home.root)
+        env = {MARKER: home, IN_CONTAINER: node, "MAILDRILL_HOME": home}
+        if role == "lb":
+            env["MAILDRILL_VIP_DEVICE"] = "eth0"
+        host_config = api.create_host_config(
+            binds={home: {"bind": home, "mode": "rw"}},
+            pid_mode="host",
+            cap_add=["NET_ADMIN", "NET_RAW"] if role == "lb" else None,
+        )
+        endpoint = api.create_endpoint_config(ipv4_address=topo.nodes[node].address)
+        created = api.create_container(
+            IMAGE,
+            command=["python3", "-m", "testbed.runtime.node", home, node],
+            name=self.container_name(node),
+            hostname=node,
+            labels={LABEL: home, "org.maildrill.node": node, "org.maildrill.role": role},
+            environment=env,
+            working_dir=str(self.home.node_root(node)),
+            host_config=host_config,
+            networking_config=api.create_networking_config({network.name: endpoint}),
+        )
+        api.start(created["Id"])
+
+    # --- state ----------------------------------------------------------------------------------
+    def is_up(self) -> bool:
+        if super().is_up():
+            return True
+        if not self.home.exists:
+            return False
+        try:
+            return bool(self._client().containers.list(filters=self._filters()))
+        except MaildrillError:
+            return False
+
+    # --- services -------------------------------------------------------------------------------
+    def start(self, node: str, service: str) -> None:
+        here = os.environ.get(IN_CONTAINER)
+        if here is not None:  # a node command inside a container: only its own node's services
+            if here != node:
+                raise MaildrillError(f"from {here} only {here}'s services start; run it on {node}")
+            super().start(node, service)
+            return
+        spec = launch.service_spec(self.home.topology, node, service)
+        if self._alive(node, service):
+            raise MaildrillError(f"{node}/{service} is already running")
+        container = self._client().containers.get(self.container_name(node))
+        home = str(self.home.root)
+        container.exec_run(
+            ["python3", "-m", "testbed.runtime.launch", home, node, service],
+            detach=True,
+            environment={MARKER: home, IN_CONTAINER: node, RECORD_PID: "1"},
+        )
+        began = time.monotonic()
+        address = self.home.topology.nodes[node].address
+        # the pid file appears once the process runs; give it a moment before judging it dead
+        missing = wait_all(
+            [(address, spec.port)],
+            START_WAIT_S,
+            lambda _t: time.monotonic() - began < 5.0 or self._alive(node, service),
+        )
+        if missing:
+            raise MaildrillError(
+                f"{node}/{service} did not start.\n{self._log_tail(node, service)}"
+            )
+
+    def node_command(self, node: str, argv: list[str]) -> tuple[list[str], dict[str, str], Path]:
+        """`docker exec` into the node's container, in its root, with its commands on PATH."""
+        from testbed.nodecmd import bin_dirs
+
+        self.home.topology.node(node)
+        interactive = os.isatty(0)
+        path = ":".join([*bin_dirs(self.home, node), "/opt/venv/bin:/usr/sbin:/usr/bin:/sbin:/bin"])
+        cmd = ["docker", "exec", *(["-it"] if interactive else ["-i"])]
+        cmd += ["-w", str(self.home.node_root(node)), "-e", f"PATH={path}"]
+        cmd += ["-e", f"MAILDRILL_HOME={self.home.root}", "-e", f"MAILDRILL_NODE={node}"]
+        cmd += ["-e", f"PS1=[{node} \\W]# ", self.container_name(node), *argv]
+        return cmd, dict(os.environ), self.home.root
+
+    # --- down -----------------------------------------------------------------------------------
+    def down(self) -> int:
+        stopped = 0
+        try:
+            client = self._client()
+        except MaildrillError:
+            client = None
+        if client is not None:
+            stopped = self._remove_all(client)
+        return stopped + super().down()
+
+    def _remove_all(self, client: Any) -> int:
+        containers = client.containers.list(all=True, filters=self._filters())
+
+        def remove(container: Any) -> None:
+            # the node's init stops its services first; an exited one is removed all the same
+            with contextlib.suppress(Exception):
+                container.stop(timeout=3)
+            container.remove(force=True)
+
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(remove, containers))
+        for network in client.networks.list(filters=self._filters()):
+            network.remove()
+        return len(containers)
