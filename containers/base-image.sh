@@ -5,7 +5,11 @@
 #   containers/base-image.sh [TAG]     (default maildrill/base:bookworm; FORCE=1 rebuilds)
 set -euo pipefail
 TAG="${1:-maildrill/base:bookworm}"
-MIRROR="${MIRROR:-$(awk '/^URIs:/ && /debian\/?$/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)}"
+# the mirror apt uses here: deb822 (*.sources) first, then one-line "deb [opts] URI bookworm ..." lists
+# (cat, not awk FILES: mawk stops at the first file that does not exist)
+MIRROR="${MIRROR:-$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '/^URIs:/ && /debian\/?$/ {print $2; exit}' || true)}"
+MIRROR="${MIRROR:-$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null \
+  | awk '$1 == "deb" { sub(/\[[^]]*\] */, ""); if ($2 ~ /debian\/?$/) { print $2; exit } }' || true)}"
 MIRROR="${MIRROR:-http://deb.debian.org/debian}"
 
 if docker image inspect "$TAG" >/dev/null 2>&1 && [ "${FORCE:-0}" != 1 ]; then

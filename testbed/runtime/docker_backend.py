@@ -106,7 +106,8 @@ class DockerBackend(LocalBackend):
         topo = self.home.topology
         try:
             network = self._network(client)
-            nodes = sorted({node for node, _service in initial_services(topo)})
+            # cold standbys too: their machine is on, only their services wait to be started
+            nodes = sorted(n.name for n in topo.nodes.values() if n.services)
             with ThreadPoolExecutor(8) as pool:
                 list(pool.map(lambda n: self._run_node(client, network, n), nodes))
             targets: dict[tuple[str, int], tuple[str, str]] = {}

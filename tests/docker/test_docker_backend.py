@@ -75,8 +75,8 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 def test_every_node_is_a_container_on_the_testbeds_network(home: Path) -> None:
     containers, networks = own_objects(home)
-    status = json.loads(md(home, "status", "--json").stdout)
-    nodes = {s["node"] for s in status if s["state"] == "up"}
+    status = json.loads(md(home, "status", "--json").stdout)["services"]
+    nodes = {s["node"] for s in status}
     assert len(containers) == len(nodes) >= 15 and len(networks) == 1
     assert all(s["address"].startswith("10.231.44.") for s in status)
     endpoints = json.loads(md(home, "endpoints", "--json").stdout)
@@ -119,6 +119,6 @@ def test_exec_runs_in_the_nodes_container(home: Path) -> None:
 def test_faults_act_inside_containers_and_revert(home: Path) -> None:
     done = md(home, "inject", "mss_process_dead", "--target", "m1")
     fid = done.stdout.split()[0]
-    assert "MAPIc read: unavailable" in done.stdout, done.stdout
+    assert "MAPIc read: unavailable" in done.stderr, done.stderr
     md(home, "revert", fid)
     assert "round trip ok" in md(home, "check").stdout

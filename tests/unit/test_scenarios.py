@@ -53,7 +53,7 @@ BROKEN = [
         GOOD.replace("mss_process_dead", "mss_on_fire"),
         5,
         "faults.0.type",
-        "fault types are: array_offline",
+        "fault types are: aimc_ini_dead_uas, array_offline",
     ),
     (
         "unknown target",
