@@ -106,6 +106,29 @@ def up(obj: Context, topology: Path | None, users: int, seed: int, backend: str 
 
 
 @cli.command()
+@click.option("--topology", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--users", default=100, show_default=True, type=click.IntRange(1, 1_000_000))
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@pass_ctx
+def compose(
+    obj: Context, topology: Path | None, users: int, seed: int, output: Path | None
+) -> None:
+    """Provision a docker testbed and write its compose file (start it with docker compose)."""
+    from testbed.runtime.compose import write_compose
+    from testbed.runtime.docker_backend import DockerBackend
+
+    backend = DockerBackend(obj.home)
+    if backend.is_up():
+        raise MaildrillError(f"a testbed is up in {obj.home.root}; `maildrill down` first")
+    repair(obj.home, teardown=True)
+    out = write_compose(backend, topology, users, seed, output or obj.home.root / "compose.yaml")
+    remember(obj.home, backend)
+    click.echo(f"wrote {out}; start it with: docker compose -p {backend.prefix} -f {out} up -d")
+    click.echo("then `maildrill status`, `check`, `drill` … as usual; `maildrill down` removes it")
+
+
+@cli.command()
 @pass_ctx
 def down(obj: Context) -> None:
     """Stop every process of the testbed; nothing is left behind."""

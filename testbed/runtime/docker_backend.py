@@ -60,7 +60,7 @@ class DockerBackend(LocalBackend):
     name = "docker"
 
     # --- the engine -----------------------------------------------------------------------------
-    def _client(self) -> Any:
+    def client(self) -> Any:
         try:
             import docker
 
@@ -87,27 +87,13 @@ class DockerBackend(LocalBackend):
     def up(self, topology_file: Path | None, users: int, seed: int) -> list[ServiceState]:
         if self.is_up():
             raise AlreadyRunningError(f"already up in {self.home.root} (`maildrill down` first)")
-        client = self._client()
-        try:
-            image = client.images.get(IMAGE)
-        except Exception as exc:  # noqa: BLE001 - ImageNotFound or an API error
-            raise MaildrillError(
-                f"docker backend: image {IMAGE} not found; build it with `make image`"
-            ) from exc
-        if (image.labels or {}).get(SOURCE_LABEL) != source_hash():
-            raise MaildrillError(
-                f"docker backend: image {IMAGE} was built from other sources than this "
-                "maildrill; rebuild it with `make image`"
-            )
-        self._remove_all(client)  # leftovers of a crashed earlier run
-        self.home.root.mkdir(parents=True, exist_ok=True)
-        self.timings = provision(self.home, self._topology_file(topology_file), users, seed)
+        client = self.client()
+        self.provision_only(client, topology_file, users, seed)
         started = time.perf_counter()
         topo = self.home.topology
         try:
             network = self._network(client)
-            # cold standbys too: their machine is on, only their services wait to be started
-            nodes = sorted(n.name for n in topo.nodes.values() if n.services)
+            nodes = self.container_nodes()
             with ThreadPoolExecutor(8) as pool:
                 list(pool.map(lambda n: self._run_node(client, network, n), nodes))
             targets: dict[tuple[str, int], tuple[str, str]] = {}
@@ -126,6 +112,25 @@ class DockerBackend(LocalBackend):
             raise MaildrillError(f"{node}/{service} did not become healthy.\n{detail}")
         return self.status()
 
+    def provision_only(
+        self, client: Any, topology_file: Path | None, users: int, seed: int
+    ) -> None:
+        """Everything before the containers start: image check, leftovers removed, home written."""
+        try:
+            image = client.images.get(IMAGE)
+        except Exception as exc:  # noqa: BLE001 - ImageNotFound or an API error
+            raise MaildrillError(
+                f"docker backend: image {IMAGE} not found; build it with `make image`"
+            ) from exc
+        if (image.labels or {}).get(SOURCE_LABEL) != source_hash():
+            raise MaildrillError(
+                f"docker backend: image {IMAGE} was built from other sources than this "
+                "maildrill; rebuild it with `make image`"
+            )
+        self._remove_all(client)  # leftovers of a crashed earlier run
+        self.home.root.mkdir(parents=True, exist_ok=True)
+        self.timings = provision(self.home, self._topology_file(topology_file), users, seed)
+
     def _topology_file(self, topology_file: Path | None) -> Path:
         data = yaml.safe_load((topology_file or DEFAULT_FILE).read_text()) or {}
         data["network"] = docker_network(str(data.get("network", "127.0.10.0/24")))
@@ -133,40 +138,63 @@ class DockerBackend(LocalBackend):
         out.write_text(yaml.safe_dump(data, sort_keys=False))
         return out
 
-    def _network(self, client: Any) -> Any:
-        from docker.types import IPAMConfig, IPAMPool
-
-        subnet = self.home.topology.spec.network
-        # the host's own address on the bridge: the last-but-one host (the last is the "dead
-        # address" faults point at; the one before is also the flood source, which the host owns)
-        gateway = str(list(ipaddress.ip_network(subnet).hosts())[-2])
-        ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=subnet, gateway=gateway)])
-        return client.networks.create(
-            self.prefix, driver="bridge", ipam=ipam, labels={LABEL: str(self.home.root)}
-        )
-
-    def _run_node(self, client: Any, network: Any, node: str) -> None:
-        api = client.api
+    def node_spec(self, node: str) -> dict[str, Any]:
+        """What a node's container is, for the engine API and for `maildrill compose` alike."""
         topo = self.home.topology
         role = topo.nodes[node].role
         home = str(self.home.root)
         env = {MARKER: home, IN_CONTAINER: node, "MAILDRILL_HOME": home}
         if role == "lb":
-            env["MAILDRILL_VIP_DEVICE"] = "eth0"
-        host_config = api.create_host_config(
-            binds={home: {"bind": home, "mode": "rw"}},
-            pid_mode="host",
-            cap_add=["NET_ADMIN", "NET_RAW"] if role == "lb" else None,
+            env["MAILDRILL_VIP_DEVICE"] = "eth0"  # the active unit holds the VIP on its interface
+        return {
+            "name": self.container_name(node),
+            "hostname": node,
+            "address": topo.nodes[node].address,
+            "command": ["python3", "-m", "testbed.runtime.node", home, node],
+            "labels": {LABEL: home, "org.maildrill.node": node, "org.maildrill.role": role},
+            "environment": env,
+            "working_dir": str(self.home.node_root(node)),
+            "home": home,
+            "cap_add": ["NET_ADMIN", "NET_RAW"] if role == "lb" else [],
+        }
+
+    def container_nodes(self) -> list[str]:
+        # cold standbys too: their machine is on, only their services wait to be started
+        return sorted(n.name for n in self.home.topology.nodes.values() if n.services)
+
+    def network_spec(self) -> dict[str, str]:
+        subnet = self.home.topology.spec.network
+        # the host's own address on the bridge: the last-but-one host (the last is the "dead
+        # address" faults point at; the one before is also the flood source, which the host owns)
+        gateway = str(list(ipaddress.ip_network(subnet).hosts())[-2])
+        return {"name": self.prefix, "subnet": subnet, "gateway": gateway}
+
+    def _network(self, client: Any) -> Any:
+        from docker.types import IPAMConfig, IPAMPool
+
+        net = self.network_spec()
+        ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=net["subnet"], gateway=net["gateway"])])
+        return client.networks.create(
+            net["name"], driver="bridge", ipam=ipam, labels={LABEL: str(self.home.root)}
         )
-        endpoint = api.create_endpoint_config(ipv4_address=topo.nodes[node].address)
+
+    def _run_node(self, client: Any, network: Any, node: str) -> None:
+        api = client.api
+        spec = self.node_spec(node)
+        host_config = api.create_host_config(
+            binds={spec["home"]: {"bind": spec["home"], "mode": "rw"}},
+            pid_mode="host",
+            cap_add=spec["cap_add"] or None,
+        )
+        endpoint = api.create_endpoint_config(ipv4_address=spec["address"])
         created = api.create_container(
             IMAGE,
-            command=["python3", "-m", "testbed.runtime.node", home, node],
-            name=self.container_name(node),
-            hostname=node,
-            labels={LABEL: home, "org.maildrill.node": node, "org.maildrill.role": role},
-            environment=env,
-            working_dir=str(self.home.node_root(node)),
+            command=spec["command"],
+            name=spec["name"],
+            hostname=spec["hostname"],
+            labels=spec["labels"],
+            environment=spec["environment"],
+            working_dir=spec["working_dir"],
             host_config=host_config,
             networking_config=api.create_networking_config({network.name: endpoint}),
         )
@@ -179,7 +207,7 @@ class DockerBackend(LocalBackend):
         if not self.home.exists:
             return False
         try:
-            return bool(self._client().containers.list(filters=self._filters()))
+            return bool(self.client().containers.list(filters=self._filters()))
         except MaildrillError:
             return False
 
@@ -194,7 +222,7 @@ class DockerBackend(LocalBackend):
         spec = launch.service_spec(self.home.topology, node, service)
         if self._alive(node, service):
             raise MaildrillError(f"{node}/{service} is already running")
-        container = self._client().containers.get(self.container_name(node))
+        container = self.client().containers.get(self.container_name(node))
         home = str(self.home.root)
         container.exec_run(
             ["python3", "-m", "testbed.runtime.launch", home, node, service],
@@ -231,7 +259,7 @@ class DockerBackend(LocalBackend):
     def down(self) -> int:
         stopped = 0
         try:
-            client = self._client()
+            client = self.client()
         except MaildrillError:
             client = None
         if client is not None:

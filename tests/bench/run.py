@@ -2,11 +2,14 @@
 
 1. `maildrill up` with 10,000 users until every node is healthy (target <= 3 s on 2 cores).
 2. Messages/s accepted and stored end to end: smtp-source, 20 sessions, 2 KB messages, inbound to
-   hosted users on four mailroots, one smtp-source per front end (as the load balancer spreads them); beside a bare aiosmtpd sink measured in the same run (target >=
-   0.5 x the sink's rate). "Stored" = the front end's mail log has an OK line for every message.
+   hosted users on four mailroots, one smtp-source per front end (as the load balancer spreads
+   them); beside a bare aiosmtpd sink measured in the same run (target >= 0.5 x the sink's rate). "Stored" = the front end's mail log has an OK line for every message.
 3. Peak memory of all testbed processes during the load (target <= 800 MB): PSS, which counts a
    page shared by the forked services once, is the whole testbed's real resident memory; the sum
    of per-process RSS counts each shared page once per process and is printed for reference.
+4. The load balancer's added latency and failover gap (lb_bench.py, issue 3).
+5. `up` time and memory at rest of the docker backend beside the local one (docker_bench.py,
+   issue 6), when a Docker engine and the node image are there.
 """
 
 from __future__ import annotations
@@ -187,6 +190,12 @@ def main() -> None:
         print("   " + lb_bench.report(lb_bench.run(home, rounds=100)).replace("\n", "\n   "))
     finally:
         subprocess.run([*cli, "down"], env=env, capture_output=True, timeout=120)
+    try:
+        import docker_bench
+
+        print("backends (issue 6): a fresh testbed on each, one after the other")
+        print("   " + docker_bench.report(work, USERS).replace("\n", "\n   "))
+    finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
