@@ -10,8 +10,11 @@ case "${1:-}" in
   start)
     if docker info >/dev/null 2>&1; then echo "dockerd already running"; exit 0; fi
     command -v dockerd >/dev/null || { echo "dockerd missing: apt-get install docker.io" >&2; exit 1; }
+    # overlay2 where the kernel has overlayfs (a 10,000-user `up` in 7 s); vfs copies every
+    # container's file system (30 s) but works anywhere
+    driver=vfs; grep -qw overlay /proc/filesystems && driver=overlay2
     dockerd --iptables=false --ip6tables=false --bridge=none \
-      --storage-driver="${DOCKER_STORAGE_DRIVER:-vfs}" >/var/log/maildrill-dockerd.log 2>&1 &
+      --storage-driver="${DOCKER_STORAGE_DRIVER:-$driver}" >/var/log/maildrill-dockerd.log 2>&1 &
     echo $! >"$PIDFILE"
     for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && { echo "dockerd started"; exit 0; }; sleep 0.5; done
     echo "dockerd did not start:" >&2; tail -20 /var/log/maildrill-dockerd.log >&2; exit 1 ;;

@@ -87,6 +87,10 @@ def _stopped(ctx: FaultContext) -> list[str]:
         if state.pid and procs.stopped(state.pid):
             ctx.backend.signal(state.node, state.service, signal.SIGCONT)
             out.append(f"SIGCONT {state.node}/{state.service} (pid {state.pid} was stopped)")
+    for node in ctx.topology.nodes:  # a whole node frozen (a paused container)
+        if ctx.backend.is_frozen(node):
+            ctx.backend.freeze(node, False)
+            out.append(f"thawed node {node}")
     return out
 
 

@@ -55,5 +55,13 @@ class Backend(abc.ABC):
         """Send `sig` to one service; False if it was not running."""
 
     @abc.abstractmethod
+    def freeze(self, node: str, frozen: bool) -> None:
+        """Freeze (True) or thaw (False) a whole node, as a hung machine: none of its processes
+        runs, connections to it hang; thawing lets every one go on where it stopped."""
+
+    @abc.abstractmethod
+    def is_frozen(self, node: str) -> bool: ...
+
+    @abc.abstractmethod
     def node_command(self, node: str, argv: list[str]) -> tuple[list[str], dict[str, str], Path]:
         """How the host runs `argv` on a node (`maildrill exec`/`shell`): argv, environment, cwd."""

@@ -242,6 +242,24 @@ class DockerBackend(LocalBackend):
                 f"{node}/{service} did not start.\n{self._log_tail(node, service)}"
             )
 
+    def freeze(self, node: str, frozen: bool) -> None:
+        """`docker pause`/`unpause`: the cgroup freezer holds every process of the container,
+        also those started later by `docker exec` (they live in its cgroup)."""
+        self.home.topology.node(node)
+        container = self.client().containers.get(self.container_name(node))
+        paused = container.status == "paused"
+        if frozen and not paused:
+            container.pause()
+        elif not frozen and paused:
+            container.unpause()
+
+    def is_frozen(self, node: str) -> bool:
+        try:
+            container = self.client().containers.get(self.container_name(node))
+        except Exception:  # noqa: BLE001 - no engine or no such container: nothing frozen
+            return False
+        return bool(container.status == "paused")
+
     def node_command(self, node: str, argv: list[str]) -> tuple[list[str], dict[str, str], Path]:
         """`docker exec` into the node's container, in its root, with its commands on PATH."""
         from testbed.nodecmd import bin_dirs

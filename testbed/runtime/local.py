@@ -116,6 +116,22 @@ class LocalBackend(Backend):
         os.kill(pid, sig)
         return True
 
+    def _node_pids(self, node: str) -> list[int]:
+        return [s.pid for s in self.status() if s.node == node and s.pid]
+
+    def freeze(self, node: str, frozen: bool) -> None:
+        self.home.topology.node(node)
+        for pid in self._node_pids(node):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP if frozen else signal.SIGCONT)
+
+    def is_frozen(self, node: str) -> bool:
+        for pid in self._node_pids(node):
+            with contextlib.suppress(psutil.Error):
+                if psutil.Process(pid).status() == psutil.STATUS_STOPPED:
+                    return True
+        return False
+
     def node_command(self, node: str, argv: list[str]) -> tuple[list[str], dict[str, str], Path]:
         from testbed.runtime.nodeshell import node_command
 

@@ -88,3 +88,25 @@ def test_faults_act_inside_containers_and_revert(home: Path) -> None:
     assert "MAPIc read: unavailable" in done.stderr, done.stderr
     md(home, "revert", fid)
     assert "round trip ok" in md(home, "check").stdout
+
+
+def test_node_freeze_pauses_the_container_and_doctor_thaws_it(home: Path) -> None:
+    import docker
+
+    client = docker.from_env()
+    web1 = client.containers.list(
+        filters={"label": [f"org.maildrill.home={home}", "org.maildrill.node=web1"]}
+    )[0]
+    done = md(home, "inject", "node_freeze", "--target", "web1")
+    fid = done.stdout.split()[0]
+    assert "does not answer" in done.stderr, done.stderr
+    web1.reload()
+    assert web1.status == "paused"
+    md(home, "revert", fid)
+    web1.reload()
+    assert web1.status == "running"
+    web1.pause()  # left behind with no ledger entry: doctor finds the paused container
+    assert "thawed node web1" in md(home, "doctor").stdout
+    web1.reload()
+    assert web1.status == "running"
+    assert "round trip ok" in md(home, "check").stdout

@@ -207,3 +207,29 @@ def test_clock_skew_shows_in_the_mail_log(home: Home) -> None:
     finally:
         injector.revert(home, fid)
     assert not (home.node_root("fe03") / "etc" / "clock_offset").exists()
+
+
+def test_node_freeze_hangs_every_service_of_the_node_then_thaws(home: Home) -> None:
+    assert http_status(home, "web1") == 200
+    backend = LocalBackend(home)
+    fid = injector.inject(home, "node_freeze", "web1")
+    try:
+        assert injector.check(home, fid).ok
+        assert backend.is_frozen("web1") and not backend.is_frozen("web2")
+        with pytest.raises((TimeoutError, urllib.error.URLError)):
+            url = f"http://{home.topology.nodes['web1'].address}:{home.topology.spec.ports.http}/"
+            urllib.request.urlopen(url, timeout=1.5)
+        assert http_status(home, "web2") == 200
+    finally:
+        injector.revert(home, fid)
+    assert not backend.is_frozen("web1")
+    assert http_status(home, "web1") == 200
+
+
+def test_doctor_thaws_a_node_frozen_outside_the_ledger(home: Home) -> None:
+    backend = LocalBackend(home)
+    backend.freeze("web2", True)  # as if the injecting process died before writing its ledger
+    assert backend.is_frozen("web2")
+    repaired = injector.doctor(home)
+    assert not backend.is_frozen("web2"), repaired
+    assert http_status(home, "web2") == 200
