@@ -1,4 +1,5 @@
-"""link_reset: connections on a link are reset (ECONNRESET), with `probability`."""
+"""link_reset: connections on a link are reset (ECONNRESET), with `probability`. In the kernel
+(docker backend) a TCP reset answers the connection attempt itself, as a firewall does."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ testbed/netem.py for why this is not done in the kernel); revert removes exactly
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
 import uuid
 
@@ -18,6 +19,7 @@ from testbed.faults.base import Effect, Fault, FaultContext, FaultError, Plan, S
 from testbed.faults.doctor import register_repair
 from testbed.home import Home
 from testbed.netem import Links, read_rules, write_rules
+from testbed.runtime.registry import backend_for
 from testbed.topology.model import Topology
 
 ENDS = ("vip", "client", "*")
@@ -71,20 +73,32 @@ class LinkFault(Fault):
         }
 
     def plan(self, ctx: FaultContext) -> Plan:
-        return {"rule": self.rule(ctx)}
+        rule = self.rule(ctx)
+        # in the kernel where the backend can (docker: iptables); the processes' gates otherwise
+        return {"rule": rule, "kernel": ctx.backend.link_in_kernel(rule)}
 
     def inject(self, ctx: FaultContext, plan: Plan) -> None:
+        if plan.get("kernel"):
+            ctx.backend.set_kernel_link(plan["rule"], True)
+            return
         rules = [r for r in read_rules(ctx.home.root) if r["id"] != plan["rule"]["id"]]
         write_rules(ctx.home.root, [*rules, plan["rule"]])
 
     def revert(self, ctx: FaultContext, plan: Plan) -> None:
+        if plan.get("kernel"):
+            ctx.backend.set_kernel_link(plan["rule"], False)
+            return
         rules = read_rules(ctx.home.root)
         kept = [r for r in rules if r["id"] != plan["rule"]["id"]]
         if len(kept) != len(rules):
             write_rules(ctx.home.root, kept)
 
     def confirm(self, ctx: FaultContext, plan: Plan) -> Effect:
-        left = any(r["id"] == plan["rule"]["id"] for r in read_rules(ctx.home.root))
+        rule_id = plan["rule"]["id"]
+        if plan.get("kernel"):
+            left = rule_id in ctx.backend.kernel_links()
+        else:
+            left = any(r["id"] == rule_id for r in read_rules(ctx.home.root))
         return Effect(not left, "rule still present" if left else "rule removed")
 
     def check(self, ctx: FaultContext, plan: Plan) -> Effect:
@@ -93,6 +107,12 @@ class LinkFault(Fault):
         address, port = _endpoint(ctx.topology, dst)
         if address is None:
             return Effect(True, f"rule active for {src}->{dst} (no single endpoint to probe)")
+        if plan.get("kernel"):
+            outcome, seconds = _probe_from(ctx, src, address, port)
+            return Effect(
+                self.symptom(outcome, seconds, ctx),
+                f"{src}->{dst} {address}:{port} (iptables): {outcome} after {seconds * 1000:.0f} ms",
+            )
         links = Links()
         names = {n.address: n.name for n in ctx.topology.nodes.values()}
         names[ctx.topology.vip] = "vip"
@@ -114,6 +134,35 @@ def _endpoint(topology: Topology, end: str) -> tuple[str | None, int]:
         node = topology.nodes[end]
         return node.address, node.services[0].port
     return None, 0
+
+
+PROBE = """
+import socket, sys, time
+start = time.monotonic()
+try:
+    with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3) as sock:
+        sock.settimeout(3)
+        sock.sendall(b"NOOP\\r\\n")
+        sock.recv(1)
+    outcome = "ok"
+except TimeoutError:
+    outcome = "timeout"
+except (ConnectionResetError, ConnectionRefusedError):
+    outcome = "reset"
+except OSError as exc:
+    outcome = "error " + str(exc.strerror or exc)
+print(outcome, time.monotonic() - start)
+"""
+
+
+def _probe_from(ctx: FaultContext, node: str, address: str, port: int) -> tuple[str, float]:
+    """The exchange made on the source node itself (its network namespace holds the rule)."""
+    cmd, env, cwd = ctx.backend.node_command(node, ["python3", "-c", PROBE, address, str(port)])
+    done = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=30)
+    words = done.stdout.rsplit(None, 1)
+    if done.returncode != 0 or len(words) != 2:
+        return f"error probing from {node}: {done.stderr.strip()[-200:]}", 0.0
+    return words[0], float(words[1])
 
 
 async def _probe(links: Links, address: str, port: int, timeout: float = 3.0) -> tuple[str, float]:
@@ -147,4 +196,4 @@ def clear_link_rules(home: Home, teardown: bool) -> list[str]:
     return [
         f"removed link rule {r.get('id')} ({r.get('kind')} {r.get('src')}->{r.get('dst')})"
         for r in left
-    ]
+    ] + backend_for(home).clear_kernel_links()

@@ -62,6 +62,23 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def is_frozen(self, node: str) -> bool: ...
 
+    # Link faults: every backend has the processes' own connection gates (testbed/netem.py); a
+    # backend that can also put a link rule in the kernel says so here, and the fault uses that.
+    def link_in_kernel(self, rule: dict[str, Any]) -> bool:
+        """Can this backend enforce `rule` (a link fault's rule) in the kernel?"""
+        return False
+
+    def set_kernel_link(self, rule: dict[str, Any], on: bool) -> None:
+        raise NotImplementedError(f"the {self.name} backend has no kernel link rules")
+
+    def kernel_links(self) -> set[str]:
+        """Ids of the link rules present in the kernel now."""
+        return set()
+
+    def clear_kernel_links(self) -> list[str]:
+        """Remove every kernel link rule of this testbed; one line per rule removed."""
+        return []
+
     @abc.abstractmethod
     def node_command(self, node: str, argv: list[str]) -> tuple[list[str], dict[str, str], Path]:
         """How the host runs `argv` on a node (`maildrill exec`/`shell`): argv, environment, cwd."""

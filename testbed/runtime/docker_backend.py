@@ -25,6 +25,7 @@ from testbed.errors import AlreadyRunningError, MaildrillError
 from testbed.runtime import launch
 from testbed.runtime.backend import ServiceState
 from testbed.runtime.health import wait_all
+from testbed.runtime.kernel_links import KernelLinks, supported
 from testbed.runtime.local import MARKER, LocalBackend
 from testbed.runtime.node import IN_CONTAINER
 from testbed.runtime.provision import initial_services, provision
@@ -259,6 +260,34 @@ class DockerBackend(LocalBackend):
         except Exception:  # noqa: BLE001 - no engine or no such container: nothing frozen
             return False
         return bool(container.status == "paused")
+
+    # --- link faults in the kernel ---------------------------------------------------------------
+    def _kernel(self) -> KernelLinks:
+        topo = self.home.topology
+
+        def netns(node: str) -> list[str]:
+            client = self.client()
+            try:
+                pid = client.containers.get(self.container_name(node)).attrs["State"]["Pid"]
+            except Exception as exc:  # noqa: BLE001 - NotFound or an API error
+                raise MaildrillError(f"no container for {node}") from exc
+            if not pid:
+                raise MaildrillError(f"{node}'s container is not running")
+            return ["nsenter", "-t", str(pid), "-n"]
+
+        return KernelLinks(netns, lambda node: topo.nodes[node].address)
+
+    def link_in_kernel(self, rule: dict[str, Any]) -> bool:
+        return supported(rule, set(self.container_nodes()))
+
+    def set_kernel_link(self, rule: dict[str, Any], on: bool) -> None:
+        self._kernel().apply(rule, on)
+
+    def kernel_links(self) -> set[str]:
+        return self._kernel().ids(self.container_nodes())
+
+    def clear_kernel_links(self) -> list[str]:
+        return self._kernel().clear(self.container_nodes())
 
     def node_command(self, node: str, argv: list[str]) -> tuple[list[str], dict[str, str], Path]:
         """`docker exec` into the node's container, in its root, with its commands on PATH."""

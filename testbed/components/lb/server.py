@@ -31,6 +31,7 @@ from testbed.runtime.context import ServiceContext
 from testbed.runtime.serve import run_asyncio
 
 MOVE_TIMEOUT_S = 10.0  # how long `take`/`release` wait for the VIP to move before answering
+STARTUP_HOLD_S = 15.0  # a booting standby waits this long for a named owner it never heard
 
 
 class Unit:
@@ -44,6 +45,8 @@ class Unit:
         self.released = False  # the VIP address checked off this unit's interface once
         self.owner: str | None = None
         self.owner_seen = time.monotonic()  # last time the owner answered (or became owner)
+        self.started = time.monotonic()
+        self.owner_answered = False  # has the owner answered this unit even once?
         self.last_probe = 0.0
         self.wake = asyncio.Event()
         self.tick = min(0.2, cfg.interval / 4)
@@ -148,10 +151,13 @@ class Unit:
             try:
                 await rpc.call(self.cfg.peers[owner], "status", timeout=self.cfg.interval)
                 self.owner_seen = time.monotonic()
+                self.owner_answered = True
                 return
             except (ServiceUnavailable, RemoteError):
                 pass
         silent = time.monotonic() - self.owner_seen
+        if self._booting(owner):
+            return
         if owner is None or owner not in self.cfg.peers or silent >= self.cfg.takeover_after:
             if self.cfg.cold and await self._other_unit_alive(owner):
                 return  # the backup unit only steps in when no primary can
@@ -159,6 +165,15 @@ class Unit:
             if set_owner(self.home, self.me, f"{self.me} takeover: {why}", expect=owner):
                 self.log.warning("taking over the VIP: %s", why)
                 self.wake.set()
+
+    def _booting(self, owner: str | None) -> bool:
+        """Primaries boot together, and on a loaded machine (containers starting side by side)
+        the owner may answer seconds after its standby: a standby that has not yet heard from a
+        named owner holds off for STARTUP_HOLD_S, as a real unit's startup hold timer does. The
+        cold unit is exempt: it is started on purpose, when the primaries are gone."""
+        if self.cfg.cold or self.owner_answered or owner not in self.cfg.peers:
+            return False
+        return time.monotonic() - self.started < STARTUP_HOLD_S
 
     async def _other_unit_alive(self, owner: str | None) -> bool:
         for name, addr in self.cfg.peers.items():
