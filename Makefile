@@ -5,9 +5,11 @@ DEBIAN_TOOLS = swaks curl postfix bind9-dnsutils
 
 .PHONY: run install deps up down status check test lint format bench drills base-image image docker-drill clean
 
+# the main job: the testbed up on the local backend, mail through it, then one scored drill on it
 run: install
 	maildrill up --users $(USERS)
 	maildrill check
+	maildrill drill scenarios/webserver-processes-abnormal.yaml --auto --report reports/run
 
 install: deps
 	$(PYTHON) -m pip install -q --disable-pip-version-check -e '.[dev]'
