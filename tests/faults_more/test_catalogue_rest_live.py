@@ -18,7 +18,7 @@ import psutil
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "integration"))
-from integration_support import Testbed as Bed  # noqa: E402
+from integration_support import live_home  # noqa: E402
 
 from testbed.components import disks  # noqa: E402
 from testbed.components.cluster.state import read_state  # noqa: E402
@@ -35,14 +35,8 @@ NETWORK = "127.0.42.0/24"
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
-    bed = Bed(tmp_path_factory.mktemp("catalogue"), NETWORK, users=30)
-    home = Home(bed.root / "home")
-    try:
-        bed.up()
+    with live_home(tmp_path_factory.mktemp("catalogue"), NETWORK) as home:
         yield home
-    finally:
-        injector.doctor(home, teardown=True)
-        LocalBackend(home).down()
 
 
 @pytest.fixture(autouse=True)

@@ -14,26 +14,19 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "integration"))
-from integration_support import Testbed as Bed  # noqa: E402
+from integration_support import live_home  # noqa: E402
 
 from testbed.components.dns.resolver import resolve_mx  # noqa: E402
 from testbed.faults import injector  # noqa: E402
 from testbed.home import Home  # noqa: E402
-from testbed.runtime.local import LocalBackend  # noqa: E402
 
 NETWORK = "127.0.38.0/24"
 
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
-    bed = Bed(tmp_path_factory.mktemp("morefaults"), NETWORK, users=30)
-    home = Home(bed.root / "home")
-    try:
-        bed.up()
+    with live_home(tmp_path_factory.mktemp("morefaults"), NETWORK) as home:
         yield home
-    finally:
-        injector.doctor(home, teardown=True)
-        LocalBackend(home).down()
 
 
 def page(home: Home, node: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.message
 import imaplib
 import json
@@ -14,7 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -198,3 +199,21 @@ def eventually(check: Callable[[], T], timeout: float = 30.0, interval: float = 
         if time.monotonic() > end:
             raise AssertionError(f"not within {timeout} s: {last!r}") from last
         time.sleep(interval)
+
+
+@contextlib.contextmanager
+def live_home(root: Path, network: str, users: int = 30) -> Iterator[Any]:
+    """A testbed up on `network` for one test module: its Home; afterwards every fault it still
+    holds is reverted and every process stopped, whatever the tests did."""
+    from testbed.faults import injector
+    from testbed.home import Home
+    from testbed.runtime.local import LocalBackend
+
+    bed = Testbed(root, network, users=users)
+    home = Home(bed.root / "home")
+    try:
+        bed.up()
+        yield home
+    finally:
+        injector.doctor(home, teardown=True)
+        LocalBackend(home).down()

@@ -17,13 +17,12 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "integration"))
-from integration_support import Testbed as Bed  # noqa: E402
+from integration_support import live_home  # noqa: E402
 
 from testbed.faults import injector, journal  # noqa: E402
 from testbed.home import Home  # noqa: E402
 from testbed.probes import monitor as monitor_mod  # noqa: E402
 from testbed.probes.monitor import Monitor, serve_metrics  # noqa: E402
-from testbed.runtime.local import LocalBackend  # noqa: E402
 from testbed.scorer.plan import Thresholds  # noqa: E402
 from testbed.traffic import Traffic, reconcile  # noqa: E402
 
@@ -32,14 +31,8 @@ NETWORK = "127.0.43.0/24"
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
-    bed = Bed(tmp_path_factory.mktemp("monitor"), NETWORK, users=30)
-    home = Home(bed.root / "home")
-    try:
-        bed.up()
+    with live_home(tmp_path_factory.mktemp("monitor"), NETWORK) as home:
         yield home
-    finally:
-        injector.doctor(home, teardown=True)
-        LocalBackend(home).down()
 
 
 def rounds(monitor: Monitor, n: int) -> None:
