@@ -145,7 +145,7 @@ class LocalBackend(Backend):
                 procs.append(psutil.Process(pid))
             path.unlink(missing_ok=True)
         procs += [p for p in self._strays() if p.pid not in {q.pid for q in procs}]
-        stopped = _terminate(procs)
+        stopped = terminate(procs)
         return stopped + self._sweep()
 
     def _strays(self) -> list[psutil.Process]:
@@ -168,10 +168,11 @@ class LocalBackend(Backend):
         return found
 
     def _sweep(self) -> int:
-        return _terminate(self._strays())
+        return terminate(self._strays())
 
 
-def _terminate(procs: list[psutil.Process]) -> int:
+def terminate(procs: list[psutil.Process]) -> int:
+    """SIGCONT + SIGTERM, then SIGKILL what is left after the grace; returns how many."""
     for proc in procs:
         try:
             proc.send_signal(signal.SIGCONT)  # a stopped (SIGSTOP) process cannot act on SIGTERM

@@ -10,7 +10,6 @@ shared home mean the same inside and outside, and status, faults and `down` work
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import sys
@@ -20,23 +19,10 @@ import psutil
 
 from testbed.home import Home
 from testbed.runtime import launch
+from testbed.runtime.local import terminate
 from testbed.runtime.provision import initial_services
 
 IN_CONTAINER = "MAILDRILL_CONTAINER_NODE"  # set in every node container: which node it is
-
-
-def _stop_children(grace: float = 3.0) -> None:
-    children = psutil.Process().children(recursive=True)
-    for child in children:
-        try:
-            child.send_signal(signal.SIGCONT)  # a stopped (process_hang) service cannot act on TERM
-            child.terminate()
-        except psutil.Error:
-            pass
-    _gone, alive = psutil.wait_procs(children, timeout=grace)
-    for child in alive:
-        with contextlib.suppress(psutil.Error):
-            child.kill()
 
 
 def main(home_dir: str, node: str) -> int:
@@ -61,7 +47,7 @@ def main(home_dir: str, node: str) -> int:
         except ChildProcessError:
             pass
         time.sleep(0.2)
-    _stop_children()
+    terminate(psutil.Process().children(recursive=True))
     return 0
 
 
