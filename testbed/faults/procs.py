@@ -13,13 +13,12 @@ import socket
 import time
 from collections.abc import Iterable
 
-import psutil
-
 from testbed.components.cluster.state import read_state, update_state
 from testbed.errors import MaildrillError
 from testbed.faults.base import FaultContext, FaultError
 from testbed.runtime import launch
 from testbed.runtime.launch import service_spec
+from testbed.runtime.local import stopped as stopped  # re-exported: faults ask procs
 
 Svc = tuple[str, str]  # (node, service)
 GROUP_WAIT_S = 25.0  # had gives a start 10 s; a busy 2-core machine needs room
@@ -162,13 +161,6 @@ def clear_stale_mss(ctx: FaultContext) -> list[str]:
                 path.unlink(missing_ok=True)
                 out.append(f"{node}/mss.{root}")
     return out
-
-
-def stopped(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_STOPPED
-    except psutil.Error:
-        return False
 
 
 # --- what a client sees -------------------------------------------------------------------------

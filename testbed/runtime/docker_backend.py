@@ -59,9 +59,14 @@ def docker_network(network: str) -> str:
 
 class DockerBackend(LocalBackend):
     name = "docker"
+    _engine: Any = None
 
     # --- the engine -----------------------------------------------------------------------------
     def client(self) -> Any:
+        """The engine's client, connected and pinged once per backend object (doctor and the
+        kernel link rules ask for it once per node)."""
+        if self._engine is not None:
+            return self._engine
         try:
             import docker
 
@@ -72,6 +77,7 @@ class DockerBackend(LocalBackend):
                 f"docker backend: no Docker engine reachable ({exc.__class__.__name__}); "
                 "start dockerd (see README, 'Containers')"
             ) from exc
+        self._engine = client
         return client
 
     @property
@@ -105,13 +111,7 @@ class DockerBackend(LocalBackend):
         except BaseException:
             self.down()
             raise
-        self.timings["start"] = time.perf_counter() - started
-        if missing:
-            node, service = targets[missing[0]]
-            detail = self._log_tail(node, service)
-            self.down()
-            raise MaildrillError(f"{node}/{service} did not become healthy.\n{detail}")
-        return self.status()
+        return self._healthy_or_down(targets, missing, started)
 
     def provision_only(
         self, client: Any, topology_file: Path | None, users: int, seed: int

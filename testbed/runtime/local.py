@@ -14,6 +14,7 @@ from pathlib import Path
 import psutil
 
 from testbed.components.cluster.state import read_state
+from testbed.components.lb.commands import wait_serving
 from testbed.errors import AlreadyRunningError, MaildrillError, NotRunningError
 from testbed.runtime import launch
 from testbed.runtime.backend import Backend, ServiceState
@@ -47,12 +48,26 @@ class LocalBackend(Backend):
         except BaseException:  # Ctrl-C or a failed fork half-way: leave nothing running
             self.down()
             raise
-        self.timings["start"] = time.perf_counter() - started
+        return self._healthy_or_down(targets, missing, started)
+
+    def _healthy_or_down(
+        self,
+        targets: dict[tuple[str, int], tuple[str, str]],
+        missing: list[tuple[str, int]],
+        started: float,
+    ) -> list[ServiceState]:
+        """The end of `up` on every backend: healthy means every port listens and the load
+        balancer sees every main back end; otherwise the first problem and nothing left running."""
         if missing:
             node, service = targets[missing[0]]
             detail = self._log_tail(node, service)
             self.down()
             raise MaildrillError(f"{node}/{service} did not become healthy.\n{detail}")
+        unseen = wait_serving(self.home)  # every port listens; clients come in through the VIP
+        if unseen:
+            self.down()
+            raise MaildrillError("the load balancer does not see: " + ", ".join(unseen[:5]))
+        self.timings["start"] = time.perf_counter() - started
         return self.status()
 
     def _alive(self, node: str, service: str) -> bool:
@@ -117,20 +132,24 @@ class LocalBackend(Backend):
         return True
 
     def _node_pids(self, node: str) -> list[int]:
-        return [s.pid for s in self.status() if s.node == node and s.pid]
+        # the node's pid files (its services and any mss.* placed there), not status(): that
+        # probes every port of the testbed, and doctor asks this for every node
+        run_dir = self.home.pid_file(node, "x").parent
+        return [pid for path in run_dir.glob("*.pid") if (pid := launch.read_pid(path))]
 
     def freeze(self, node: str, frozen: bool) -> None:
         self.home.topology.node(node)
-        for pid in self._node_pids(node):
+        pids = self._node_pids(node)
+        for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGSTOP if frozen else signal.SIGCONT)
+        # signals arrive asynchronously: return once every process is in the state asked for
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline and any(stopped(p) != frozen for p in pids):
+            time.sleep(0.01)
 
     def is_frozen(self, node: str) -> bool:
-        for pid in self._node_pids(node):
-            with contextlib.suppress(psutil.Error):
-                if psutil.Process(pid).status() == psutil.STATUS_STOPPED:
-                    return True
-        return False
+        return any(stopped(pid) for pid in self._node_pids(node))
 
     def node_command(self, node: str, argv: list[str]) -> tuple[list[str], dict[str, str], Path]:
         from testbed.runtime.nodeshell import node_command
@@ -169,6 +188,14 @@ class LocalBackend(Backend):
 
     def _sweep(self) -> int:
         return terminate(self._strays())
+
+
+def stopped(pid: int) -> bool:
+    """SIGSTOPped (a gone process is not)."""
+    try:
+        return bool(psutil.Process(pid).status() == psutil.STATUS_STOPPED)
+    except psutil.Error:
+        return False
 
 
 def terminate(procs: list[psutil.Process]) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 from typing import Any
 
 from testbed import rpc
@@ -43,6 +44,30 @@ def vip_owner(home: Home) -> str | None:
     """The unit that holds (or is binding) the VIP."""
     owner = read_state(home).get("owner")
     return str(owner) if owner else None
+
+
+def wait_serving(home: Home, timeout: float = 15.0) -> list[str]:
+    """Until the unit holding the VIP has seen every main back end answer its health check (at
+    `up`: a unit that started before its back ends marked them down, and would turn clients away
+    for a few intervals after every port already listens). Returns what it still does not see."""
+    owner = vip_owner(home)
+    if owner is None:
+        return ["no unit holds the VIP"]
+    ctl = load_config(home, owner).ctl
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            backends = asyncio.run(rpc.call(ctl, "status", timeout=2.0))["backends"]
+            waiting = [
+                f"{b['group']} on {b['node']}"
+                for b in backends
+                if not b["backup"] and b["healthy"] is not True
+            ]
+        except (ServiceUnavailable, RemoteError) as exc:
+            waiting = [f"{owner} does not answer ({exc})"]
+        if not waiting or time.monotonic() >= deadline:
+            return waiting
+        time.sleep(0.1)
 
 
 def vip_action(home: Home, node: str, action: str) -> dict[str, Any]:
